@@ -1,0 +1,35 @@
+"""Shared helpers of the command-line modules: exit codes, JSON output,
+policy loading with the right exit status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_CONFIG = 2
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def fail_config(message: str) -> NoReturn:
+    """Print a configuration / usage error on stderr and exit with status 2."""
+    click.echo(f"certpolicy: error: {message}", err=True)
+    sys.exit(EXIT_CONFIG)
+
+
+policy_option = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Policy table (TOML or JSON). Default: the built-in fresh-install table.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
