@@ -9,6 +9,9 @@ from typing import Any, NoReturn
 
 import click
 
+from ..errors import PolicyConfigError
+from ..table import PolicyTable
+
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_CONFIG = 2
@@ -33,3 +36,25 @@ policy_option = click.option(
     help="Policy table (TOML or JSON). Default: the built-in fresh-install table.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+
+
+def read_table(path: str) -> PolicyTable:
+    """Load a policy table from TOML / JSON, or an agent ``config.xml``.
+
+    Raises:
+        PolicyConfigError: as :meth:`PolicyTable.load`.
+    """
+    if path.lower().endswith(".xml"):
+        return PolicyTable.from_mid_config(path)
+    return PolicyTable.load(path)
+
+
+def load_table(path: str | None) -> PolicyTable:
+    """Like :func:`read_table`, but exits with status 2 on a configuration
+    error; ``None`` gives the built-in default table."""
+    if path is None:
+        return PolicyTable.default()
+    try:
+        return read_table(path)
+    except PolicyConfigError as e:
+        fail_config(str(e))

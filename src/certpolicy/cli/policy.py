@@ -1,0 +1,41 @@
+"""``certpolicy policy validate FILE``: load a policy table and report problems."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import PolicyConfigError
+from . import main
+from ._common import EXIT_CONFIG, EXIT_OK, emit_json, json_option, read_table
+
+
+@main.group()
+def policy() -> None:
+    """Work with policy tables."""
+
+
+@policy.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+def validate(file: str, as_json: bool) -> None:
+    """Validate FILE (TOML, JSON, or an agent config.xml); exit 0 when valid, 2 when not."""
+    try:
+        table = read_table(file)
+    except PolicyConfigError as e:
+        if as_json:
+            emit_json({"valid": False, "error": str(e), "source": e.source, "row": e.row, "field": e.field})
+        else:
+            click.echo(f"invalid: {e}", err=True)
+        raise SystemExit(EXIT_CONFIG) from None
+    if as_json:
+        data = table.to_dict()
+        data["valid"] = True
+        emit_json(data)
+    else:
+        click.echo(f"valid: {file}: {len(table.policies)} policies ({len(table.overrides)} overrides)")
+        for p in table.policies:
+            targets = ", ".join(t.text for t in p.targets) or ("(everything else)" if p.kind.value == "internet" else "-")
+            click.echo(f"  {p.name} [{p.kind.value}] {p.summary()} targets: {targets}")
+        for w in table.warnings:
+            click.echo(f"warning: {w}")
+    raise SystemExit(EXIT_OK)
