@@ -46,14 +46,14 @@ import ssl
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "CA",
@@ -72,14 +72,8 @@ __all__ = [
 KeyType = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"]
 """Key algorithms :func:`generate_key` understands."""
 
-PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey]
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 """The private key types this module creates and accepts."""
-
-RevokedEntry = Union[
-    "x509.Certificate | IssuedCert | int",
-    "tuple[x509.Certificate | IssuedCert | int, x509.ReasonFlags | None]",
-    "tuple[x509.Certificate | IssuedCert | int, x509.ReasonFlags | None, _dt.datetime | None]",
-]
 
 EKU_NAMES: dict[str, x509.ObjectIdentifier] = {
     "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
@@ -205,9 +199,9 @@ def _ip_network(value: str | ipaddress.IPv4Network | ipaddress.IPv6Network) -> x
 
 
 def _name(
-    cn: str | None, organization: str | None = None, extra: Sequence[x509.NameAttribute] = ()
+    cn: str | None, organization: str | None = None, extra: Sequence[x509.NameAttribute[str]] = ()
 ) -> x509.Name:
-    attrs: list[x509.NameAttribute] = []
+    attrs: list[x509.NameAttribute[str]] = []
     if organization:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     if cn:
@@ -353,13 +347,13 @@ def _aia(ocsp_url: str | None, ca_issuers_url: str | None) -> x509.AuthorityInfo
     if ocsp_url:
         descs.append(
             x509.AccessDescription(
-                x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
             )
         )
     if ca_issuers_url:
         descs.append(
             x509.AccessDescription(
-                x509.AuthorityInformationAccessOID.CA_ISSUERS,
+                AuthorityInformationAccessOID.CA_ISSUERS,
                 x509.UniformResourceIdentifier(ca_issuers_url),
             )
         )
@@ -463,7 +457,7 @@ class CA:
         Args:
             name: subject commonName.
             key_type: see :func:`generate_key` (default EC P-256).
-            not_before, not_after: aware datetimes; default now − 1 day and
+            not_before, not_after: aware datetimes; default now - 1 day and
                 now + ``days``.
             days: validity in days when ``not_after`` is omitted.
             organization: optional subject organizationName.
@@ -649,7 +643,7 @@ class CA:
             cn: subject commonName (default: the first name, if any).
             organization: optional subject organizationName.
             key_type: see :func:`generate_key`.
-            not_before, not_after, days: validity (default now − 1 day to
+            not_before, not_after, days: validity (default now - 1 day to
                 now + ``days``, never past this CA's notAfter unless given).
             eku: extendedKeyUsage names or OIDs; ``None`` or ``()`` omits the
                 extension.
@@ -775,7 +769,6 @@ class CA:
         idp_url: str | None = None,
         signer: CA | IssuedCert | PrivateKey | None = None,
         next_update_days: float = 7,
-        omit_next_update: bool = False,
     ) -> x509.CertificateRevocationList:
         """Issue a CRL (RFC 5280 §5) signed by this CA.
 
@@ -783,22 +776,17 @@ class CA:
             revoked: entries ``cert_or_serial``, ``(cert_or_serial, reason)`` or
                 ``(cert_or_serial, reason, revocation_date)``; default: the
                 serials recorded with :meth:`revoke`.
-            this_update: thisUpdate (default now − 1 minute).
+            this_update: thisUpdate (default now - 1 minute).
             next_update: nextUpdate (default thisUpdate + ``next_update_days``).
             crl_number: cRLNumber (default: 1, 2, 3 ... per CA).
             idp_url: add a critical issuingDistributionPoint with this full name.
             signer: sign with another CA / certificate (its subject becomes
                 the CRL issuer; an indirect CRL), or with a bare private key
                 (keeps this CA's name: a CRL with a bad signature, for tests).
-            omit_next_update: ``True`` leaves nextUpdate out (cryptography
-                requires it, so it is set to ``this_update``... not supported:
-                raises ``ValueError``).
 
         Returns:
             :class:`cryptography.x509.CertificateRevocationList`.
         """
-        if omit_next_update:
-            raise ValueError("cryptography cannot build a CRL without nextUpdate")
         this_update = _aware(this_update, "this_update") if this_update else _now() - _dt.timedelta(minutes=1)
         next_update = (
             _aware(next_update, "next_update")
@@ -848,7 +836,7 @@ class CA:
                 if isinstance(item, tuple):
                     serial = _serial_of(item[0])
                     reason = item[1] if len(item) > 1 else None
-                    when_raw = item[2] if len(item) > 2 else None  # type: ignore[misc]
+                    when_raw = item[2] if len(item) > 2 else None
                     when = _aware(when_raw, "revocation_date") if when_raw else this_update
                     entries.append((serial, reason, when))
                 else:
@@ -886,7 +874,7 @@ class CA:
             responder: the signer: ``None`` (this CA signs), a delegated
                 responder from :meth:`issue_ocsp_responder`, or any other
                 certificate / CA (an unauthorised signer, for tests).
-            this_update / next_update: default now − 1 minute and
+            this_update / next_update: default now - 1 minute and
                 thisUpdate + ``next_update_days`` (``None``: no nextUpdate).
             produced_at: ignored by cryptography (it stamps "now"); kept for symmetry.
             revocation_time, reason: for ``"revoked"`` (defaults from :meth:`revoke`).
@@ -1261,3 +1249,13 @@ class IssuedCert:
 
     def __repr__(self) -> str:
         return f"<IssuedCert {self.cert.subject.rfc4514_string()!r} serial={self.serial:#x}>"
+
+
+_Revocable = x509.Certificate | IssuedCert | CA | int
+RevokedEntry = (
+    _Revocable
+    | tuple[_Revocable, "x509.ReasonFlags | None"]
+    | tuple[_Revocable, "x509.ReasonFlags | None", "_dt.datetime | None"]
+)
+"""One entry of :meth:`CA.issue_crl`'s ``revoked``: a certificate or serial,
+optionally with a CRLReason and a revocationDate."""

@@ -139,7 +139,15 @@ class PolicyTable:
             try:
                 data = tomllib.loads(text)
             except tomllib.TOMLDecodeError as e:
-                raise PolicyConfigError(f"invalid TOML: {e}", source=src) from None
+                # The SPEC writes several keys on one line separated by ';'
+                # (not TOML); accept that form, nothing else.
+                relaxed = _split_semicolons(text)
+                if relaxed == text:
+                    raise PolicyConfigError(f"invalid TOML: {e}", source=src) from None
+                try:
+                    data = tomllib.loads(relaxed)
+                except tomllib.TOMLDecodeError:
+                    raise PolicyConfigError(f"invalid TOML: {e}", source=src) from None
         return cls.from_dict(data, source=src, today=today)
 
     @classmethod
@@ -420,6 +428,37 @@ class PolicyTable:
             ],
             "warnings": list(self.warnings),
         }
+
+
+def _split_semicolons(text: str) -> str:
+    """Turn ``a = 1; b = 2`` lines into one key per line, outside strings,
+    brackets and comments."""
+    out_lines = []
+    for line in text.splitlines():
+        buf: list[str] = []
+        quote: str | None = None
+        depth = 0
+        for i, ch in enumerate(line):
+            if quote:
+                buf.append(ch)
+                if ch == quote:
+                    quote = None
+                continue
+            if ch in "\"'":
+                quote = ch
+            elif ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+            elif ch == "#":
+                buf.append(line[i:])
+                break
+            elif ch == ";" and depth == 0:
+                buf.append("\n")
+                continue
+            buf.append(ch)
+        out_lines.append("".join(buf))
+    return "\n".join(out_lines) + ("\n" if text.endswith("\n") else "")
 
 
 def _row_label(label: str, name: str) -> str:

@@ -161,6 +161,13 @@ def parse_reference(host: str | bytes) -> ReferenceIdentity:
     addr = parse_ip(text)
     if addr is not None:
         return IPReference(address=addr, as_asked=text)
+    body = text.strip()
+    body = body[:-1] if body.endswith(".") else body
+    if body and "" in body.split("."):
+        raise InvalidName(
+            f"{text!r} has an empty label (only one trailing dot, marking an absolute "
+            "name, is allowed: RFC 1034 §3.1)"
+        )
     hostname = normalize_dns_name(text)
     if hostname.rsplit(".", 1)[-1].isdigit():
         raise InvalidName(
