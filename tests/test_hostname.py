@@ -12,7 +12,7 @@ import pickle
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asn1crypto import core
@@ -344,6 +344,14 @@ def test_address_block_in_san_is_skipped() -> None:
     assert err.details["skipped"] == ["IP:192.0.2.0/24 (an address block, not an address)"]
 
 
+def test_invalid_san_entries_can_be_rejected_instead_of_skipped() -> None:
+    cert = make_cert(dns=["f*.example.com", "api.example.com"])
+    with pytest.raises(MalformedInput) as info:
+        HostnameCheck(invalid_san="reject").check(cert, "api.example.com")
+    assert "invalid subjectAltName entries: 'DNS:f*.example.com'" in info.value.reason
+    assert HostnameCheck(invalid_san="reject").check(make_cert(dns=["api.example.com"]), "api.example.com")
+
+
 # ---------------------------------------------------------------------------
 # Legacy CN fallback
 # ---------------------------------------------------------------------------
@@ -449,7 +457,9 @@ def test_mismatch_error_survives_pickling() -> None:
 
 def test_invalid_cn_fallback_value_is_a_config_error() -> None:
     with pytest.raises(PolicyConfigError):
-        HostnameCheck(cn_fallback="sometimes")  # type: ignore[arg-type]
+        HostnameCheck(cn_fallback=cast(Any, "sometimes"))
+    with pytest.raises(PolicyConfigError):
+        HostnameCheck(invalid_san=cast(Any, "ignore"))
 
 
 def test_hostname_check_implements_the_check_protocol() -> None:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import os
+import secrets
 import shutil
 import ssl
 import tempfile
@@ -277,15 +278,17 @@ def _certs_pem(certs: Iterable[x509.Certificate]) -> bytes:
 def _load_cert_chain_into(
     ssl_context: ssl.SSLContext, chain: Sequence[x509.Certificate], key: PrivateKey
 ) -> None:
-    """``load_cert_chain`` from a private (0700) temp dir, files 0600, removed after."""
+    """``load_cert_chain`` through a private (0700) temp dir, files 0600, removed
+    after; the key file is encrypted under a random one-time password."""
+    one_time = secrets.token_hex(24).encode("ascii")
     tmpdir = tempfile.mkdtemp(prefix="certpolicy-id-")
     try:
         os.chmod(tmpdir, 0o700)
         cert_path = Path(tmpdir) / "chain.pem"
         key_path = Path(tmpdir) / "key.pem"
         write_private_file(cert_path, _certs_pem(chain))
-        write_private_file(key_path, private_key_pem(key))
-        ssl_context.load_cert_chain(str(cert_path), str(key_path))
+        write_private_file(key_path, private_key_pem(key, one_time))
+        ssl_context.load_cert_chain(str(cert_path), str(key_path), password=one_time)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 

@@ -26,7 +26,8 @@ The rules (SPEC "Checks", RFC 9525 §6.3 and §6.4):
   entry must already be A-label/LDH text, and an entry that is not (U-labels,
   spaces, empty labels, invalid punycode, a misplaced or partial wildcard) is
   skipped and reported in ``details["skipped"]``, never matched and never a
-  crash;
+  crash (``HostnameCheck(invalid_san="reject")`` rejects such certificates
+  instead: DESIGN pitfall 13 makes the tolerance a choice);
 * a wildcard ``*`` is only the whole left-most label of a pattern with at
   least two labels after it (``*.example.com``, not ``*.com``), and stands for
   exactly one whole, non-A-label (not ``xn--``) left-most label of the
@@ -70,6 +71,7 @@ __all__ = [
     "DNSReference",
     "HostnameCheck",
     "IPReference",
+    "InvalidSanHandling",
     "Match",
     "PresentedIdentifiers",
     "ReferenceIdentity",
@@ -81,6 +83,8 @@ __all__ = [
 
 CnFallback = Literal["never", "legacy"]
 _CN_FALLBACK_VALUES = ("never", "legacy")
+InvalidSanHandling = Literal["skip", "reject"]
+_INVALID_SAN_VALUES = ("skip", "reject")
 
 #: How many presented identifiers an error message lists before "... and N more".
 _MESSAGE_LIST_LIMIT = 10
@@ -483,6 +487,7 @@ def _mismatch(
         shown = presented.describe(with_cn=in_cn)
         reason += f"; the certificate presents: {_shorten(shown)}"
         details["presented"] = shown
+        details["hints"] = []
         return HostnameMismatch(
             reason, check="hostname", outcome="mismatch", certificate=cert, details=details
         )
@@ -512,7 +517,9 @@ def _mismatch(
         )
     reason += f"; the certificate presents: {_shorten(shown)}"
     if hints:
-        reason += "; " + "; ".join(hints)
+        reason += "; " + "; ".join(hints[:_MESSAGE_LIST_LIMIT])
+        if len(hints) > _MESSAGE_LIST_LIMIT:
+            reason += f"; ... and {len(hints) - _MESSAGE_LIST_LIMIT} more (see details['hints'])"
     details["hints"] = hints
     return HostnameMismatch(
         reason, check="hostname", outcome="mismatch", certificate=cert, details=details
@@ -531,9 +538,17 @@ class HostnameCheck:
         cn_fallback: ``"never"``, ``"legacy"``, or ``None`` (the default): follow
             ``ctx.policy.cn_fallback`` in :meth:`run`, and ``"never"`` in
             :meth:`check`.
+        invalid_san: what to do with a subjectAltName entry that can never match
+            (a dNSName that is not A-label/LDH text, a partial or misplaced
+            wildcard, an address block in an iPAddress): ``"skip"`` (the
+            default: ignore the entry, report it in ``details["skipped"]``, and
+            keep matching the other entries) or ``"reject"`` (fail the
+            certificate with :class:`~certpolicy.MalformedInput`, as
+            service_identity does).
 
     Raises:
-        certpolicy.PolicyConfigError: ``cn_fallback`` is none of these.
+        certpolicy.PolicyConfigError: ``cn_fallback`` or ``invalid_san`` has
+            another value.
 
     The check is stateless and thread-safe; one instance can serve every
     connection. It needs a validated chain (``requires_chain = True``):
@@ -543,16 +558,27 @@ class HostnameCheck:
     name = "hostname"
     requires_chain = True
 
-    def __init__(self, cn_fallback: CnFallback | None = None) -> None:
+    def __init__(
+        self,
+        cn_fallback: CnFallback | None = None,
+        *,
+        invalid_san: InvalidSanHandling = "skip",
+    ) -> None:
         if cn_fallback is not None and cn_fallback not in _CN_FALLBACK_VALUES:
             raise PolicyConfigError(
                 f"invalid value {cn_fallback!r}; expected 'never' or 'legacy'",
                 field="cn_fallback",
             )
+        if invalid_san not in _INVALID_SAN_VALUES:
+            raise PolicyConfigError(
+                f"invalid value {invalid_san!r}; expected 'skip' or 'reject'",
+                field="invalid_san",
+            )
         self.cn_fallback: CnFallback | None = cn_fallback
+        self.invalid_san: InvalidSanHandling = invalid_san
 
     def __repr__(self) -> str:
-        return f"HostnameCheck(cn_fallback={self.cn_fallback!r})"
+        return f"HostnameCheck(cn_fallback={self.cn_fallback!r}, invalid_san={self.invalid_san!r})"
 
     def check(
         self,
@@ -584,7 +610,8 @@ class HostnameCheck:
                 name or address (``"a.b.."``).
             certpolicy.MalformedInput: ``outcome="malformed"`` when the
                 certificate's extensions cannot be read (duplicate or unparseable
-                subjectAltName).
+                subjectAltName), or with ``invalid_san="reject"`` when a
+                subjectAltName entry is invalid (``details["skipped"]``).
         """
         mode: CnFallback = cn_fallback or self.cn_fallback or "never"
         as_text = host.decode("utf-8", "replace") if isinstance(host, bytes) else host
@@ -603,6 +630,19 @@ class HostnameCheck:
             presented = presented_identifiers(cert)
         except MalformedInput as e:
             raise e.with_context(host=as_text) from None
+        if self.invalid_san == "reject" and presented.skipped:
+            bad = [f"{entry!r} ({why})" for entry, why in presented.skipped]
+            raise MalformedInput(
+                f"the certificate has invalid subjectAltName entries: {_shorten(bad)}",
+                check=self.name,
+                outcome="malformed",
+                certificate=cert,
+                host=as_text,
+                details={
+                    "skipped": [f"{e} ({why})" for e, why in presented.skipped],
+                    "presented": presented.describe(),
+                },
+            )
         found = match_reference(presented, reference, cn_fallback=mode)
         if found is None:
             err = _mismatch(presented, reference, mode, cert)

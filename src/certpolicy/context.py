@@ -1,0 +1,648 @@
+"""The SSL context that enforces the policy table on every connection.
+
+:func:`create_ssl_context` returns a :class:`PolicySSLContext`, an
+:class:`ssl.SSLContext` subclass accepted wherever an ``SSLContext`` is:
+``http.client``, ``urllib.request``, urllib3, requests (through
+:mod:`certpolicy.integrations.requests`), httpx, aiohttp and
+``asyncio.open_connection``.
+
+How it works (the one hard trick, isolated here, as truststore does):
+
+* OpenSSL does the handshake with its own verification switched off
+  (``CERT_NONE``, ``check_hostname=False``, set once at construction);
+* right after the handshake succeeds, :class:`PolicySSLSocket` /
+  :class:`PolicySSLObject` take the chain the server presented, find the
+  peer address (:mod:`certpolicy.peer`), resolve the policy and run the
+  :class:`~certpolicy.engine.Verifier`; an enforced failure closes the
+  connection before any application data is sent and raises the check's
+  :class:`~certpolicy.errors.CertPolicyError` (an
+  ``ssl.SSLCertVerificationError``);
+* reading or writing before the handshake was verified triggers the
+  verified handshake first (an implicit handshake can never skip the checks);
+* the context *reports* ``verify_mode == CERT_REQUIRED`` and
+  ``check_hostname == True``; what callers write there (urllib3 on every
+  connection, requests ``verify=False``) is recorded, logged once when it
+  would weaken verification, and never applied: the policy table wins;
+* resumed sessions present no chain, so ``session=`` is dropped and a
+  connection without a chain fails closed;
+* nothing on the shared context changes per handshake; no lock is held
+  across handshakes.
+
+Per-policy client certificates (mTLS) are presented through one child
+context per identity, built once and configured like the parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from .checks.base import Check
+from .engine import Verdict, Verifier
+from .errors import CertPolicyError, CheckCrashed, HostnameMismatch
+from .fetch import IN_FETCH
+from .names import InvalidName, normalize_dns_name, parse_ip
+from .peer import PEER, Peer, peer_from_frames, peer_from_socket, proxy_in_frames
+from .policy import Policy
+from .resolver import PolicyResolver, Resolution
+from .table import PolicyTable
+
+__all__ = ["PolicySSLContext", "PolicySSLObject", "PolicySSLSocket", "create_ssl_context", "verdict_of"]
+
+logger = logging.getLogger("certpolicy")
+
+#: Integrations set a list here to collect the verdicts of new connections.
+_COLLECTOR: contextvars.ContextVar[list[Verdict] | None] = contextvars.ContextVar("certpolicy_collector", default=None)
+
+_real_verify_mode = ssl._SSLContext.verify_mode  # type: ignore[attr-defined]
+_real_check_hostname = ssl._SSLContext.check_hostname  # type: ignore[attr-defined]
+_ENCODING_DER = getattr(ssl, "_ssl").ENCODING_DER  # noqa: B009
+
+
+def _normalize_server_hostname(name: str | bytes | None) -> str | None:
+    if name is None:
+        return None
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")
+    ip = parse_ip(name)
+    if ip is not None:
+        return str(ip)
+    try:
+        return normalize_dns_name(name)
+    except InvalidName as e:
+        raise HostnameMismatch(
+            f"invalid server name {name!r}: {e}", outcome="invalid-reference", host=str(name)
+        ) from None
+
+
+class _VerifyingMixin:
+    """Shared by PolicySSLSocket and PolicySSLObject."""
+
+    _sslobj: Any
+    certpolicy_verdict: Verdict | None
+    _cp_verified: bool
+    _cp_peer: Peer | None
+    _cp_host: str | None
+
+    def _cp_context(self) -> PolicySSLContext:
+        ctx = self.context  # type: ignore[attr-defined]
+        return ctx._cp_parent if getattr(ctx, "_cp_parent", None) is not None else ctx  # type: ignore[no-any-return]
+
+    def _cp_chain(self) -> list[bytes]:
+        sslobj = self._sslobj
+        get = getattr(sslobj, "get_unverified_chain", None)
+        if get is None:  # pragma: no cover - Python without the private API
+            der = sslobj.getpeercert(True)
+            return [der] if der else []
+        chain = get()
+        if not chain:
+            return []
+        return [c.public_bytes(_ENCODING_DER) for c in chain]
+
+    def _cp_after_handshake(self, peer: Peer | None) -> None:
+        if getattr(self, "_cp_verified", False):
+            return
+        ctx = self._cp_context()
+        host = self._cp_host
+        try:
+            if IN_FETCH.get():
+                # certpolicy's own fetches never use this context; refuse loudly.
+                raise CheckCrashed("certpolicy context used for a revocation fetch (recursion refused)", check="context")
+            chain = self._cp_chain()
+            if not chain:
+                from .errors import ChainError
+
+                reused = False
+                try:
+                    reused = bool(self._sslobj.session_reused)
+                except Exception:
+                    pass
+                why = "a resumed TLS session presents no certificate chain" if reused else "the server presented no certificate"
+                raise ChainError(f"{why}; refusing (fail closed)", outcome="empty-chain", host=host)
+            verdict = ctx._cp_verify(chain, host, peer, self)
+        except CertPolicyError:
+            self._cp_abort()
+            raise
+        except Exception as exc:  # never let a bug look like "no verification"
+            self._cp_abort()
+            err = CheckCrashed(f"verification failed unexpectedly: {type(exc).__name__}: {exc}", host=host, outcome="internal-error")
+            raise err from exc
+        self.certpolicy_verdict = verdict
+        self._cp_verified = True
+        collector = _COLLECTOR.get()
+        if collector is not None:
+            collector.append(verdict)
+
+    def _cp_abort(self) -> None:
+        pass
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        """As :meth:`ssl.SSLSocket.getpeercert`: the dict form is returned for
+        a connection that certpolicy verified (OpenSSL's own verification is
+        off, so the dict is built from the verified leaf)."""
+        if binary_form:
+            return self._sslobj.getpeercert(True)
+        if not getattr(self, "_cp_verified", False):
+            return {} if self._sslobj is not None and self._sslobj.getpeercert(True) else None
+        from ._peercert import peercert_dict
+
+        der = self._sslobj.getpeercert(True)
+        return peercert_dict(der) if der else None
+
+
+class PolicySSLSocket(_VerifyingMixin, ssl.SSLSocket):
+    """An :class:`ssl.SSLSocket` whose handshake ends with the policy's checks.
+
+    Attributes:
+        certpolicy_verdict: the :class:`~certpolicy.engine.Verdict` once verified.
+    """
+
+    certpolicy_verdict: Verdict | None = None
+    _cp_verified = False
+    _cp_peer: Peer | None = None
+    _cp_host: str | None = None
+
+    def do_handshake(self, block: bool = False) -> None:
+        super().do_handshake(block)
+        if not self._cp_verified:
+            self._cp_after_handshake(self._cp_discover_peer())
+
+    def _cp_discover_peer(self) -> Peer | None:
+        if self._cp_peer is not None:
+            return self._cp_peer
+        peer = PEER.get()
+        if peer is not None:
+            return peer
+        if proxy_in_frames(3):
+            return Peer(None, None, "proxy", proxied=True)
+        return peer_from_socket(self)
+
+    def _cp_abort(self) -> None:
+        try:
+            self._sslobj = None  # drop the TLS object: no read/write possible
+            socket.socket.close(self)
+        except OSError:
+            pass
+
+    def _cp_ensure(self) -> None:
+        if not self._cp_verified and self._sslobj is not None:
+            self.do_handshake()
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002
+        self._cp_ensure()
+        return super().read(len, buffer)
+
+    def write(self, data: Any) -> int:
+        self._cp_ensure()
+        return super().write(data)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self._cp_ensure()
+        return super().send(data, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._cp_ensure()
+        super().sendall(data, flags)
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        self._cp_ensure()
+        return super().recv(buflen, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        self._cp_ensure()
+        return super().recv_into(buffer, nbytes, flags)  # type: ignore[arg-type]
+
+
+class PolicySSLObject(_VerifyingMixin, ssl.SSLObject):
+    """An :class:`ssl.SSLObject` (asyncio, anyio) whose handshake ends with
+    the policy's checks."""
+
+    certpolicy_verdict: Verdict | None = None
+    _cp_verified = False
+    _cp_peer: Peer | None = None
+    _cp_host: str | None = None
+    _cp_failed: CertPolicyError | None = None
+
+    def do_handshake(self) -> None:
+        if self._cp_failed is not None:
+            raise self._cp_failed
+        super().do_handshake()
+        if not self._cp_verified:
+            peer = self._cp_peer or PEER.get() or peer_from_frames(2)
+            try:
+                self._cp_after_handshake(peer)
+            except CertPolicyError as e:
+                self._cp_failed = e
+                raise
+
+    def _cp_ensure(self) -> None:
+        if self._cp_failed is not None:
+            raise self._cp_failed
+        if not self._cp_verified:
+            self.do_handshake()
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002
+        self._cp_ensure()
+        return super().read(len, buffer)
+
+    def write(self, data: Any) -> int:
+        self._cp_ensure()
+        return super().write(data)
+
+
+class PolicySSLContext(ssl.SSLContext):
+    """An :class:`ssl.SSLContext` that enforces a policy table. Build it with
+    :func:`create_ssl_context`; one per process is the intended use (contexts
+    cannot be copied or pickled).
+
+    Attributes:
+        resolver: the :class:`PolicyResolver`.
+        verifier: the :class:`~certpolicy.engine.Verifier`.
+    """
+
+    sslsocket_class = PolicySSLSocket
+    sslobject_class = PolicySSLObject
+
+    _cp_parent: PolicySSLContext | None = None
+
+    def __new__(cls, protocol: int = ssl.PROTOCOL_TLS_CLIENT, *args: Any, **kwargs: Any) -> PolicySSLContext:
+        return super().__new__(cls, protocol)
+
+    def __init__(
+        self,
+        protocol: int = ssl.PROTOCOL_TLS_CLIENT,
+        *,
+        verifier: Verifier | None = None,
+        parent: PolicySSLContext | None = None,
+        honour_load_verify_locations: bool = False,
+    ) -> None:
+        if protocol != ssl.PROTOCOL_TLS_CLIENT:
+            raise ValueError("certpolicy contexts are client contexts (PROTOCOL_TLS_CLIENT)")
+        _real_check_hostname.__set__(self, False)
+        _real_verify_mode.__set__(self, ssl.CERT_NONE)
+        self._cp_parent = parent
+        self._cp_verifier = verifier
+        self._cp_lock = threading.Lock()
+        self._cp_reported_verify_mode = ssl.CERT_REQUIRED
+        self._cp_reported_check_hostname = True
+        self._cp_caller_writes: list[tuple[str, Any]] = []
+        self._cp_warned_weakening = False
+        self._cp_loaded_locations: set[tuple[Any, ...]] = set()
+        self._cp_extra_anchor_pem: list[str] = []
+        self._cp_honour_lvl = honour_load_verify_locations
+        self._cp_identity_ctx: dict[str, PolicySSLContext] = {}
+        self._cp_alpn: list[str] | None = None
+        self._cp_identity_loader: Callable[[Policy, ssl.SSLContext], bool] | None = None
+
+    # -- reported verification state ------------------------------------------
+
+    @property  # type: ignore[override]
+    def verify_mode(self) -> ssl.VerifyMode:
+        return ssl.VerifyMode(getattr(self, "_cp_reported_verify_mode", ssl.CERT_REQUIRED))
+
+    @verify_mode.setter
+    def verify_mode(self, value: int) -> None:
+        if not hasattr(self, "_cp_caller_writes"):
+            _real_verify_mode.__set__(self, value)
+            return
+        self._cp_record("verify_mode", value)
+        if value == ssl.CERT_NONE:
+            self._cp_warn_weakening("verify_mode=CERT_NONE")
+
+    @property  # type: ignore[override]
+    def check_hostname(self) -> bool:
+        return bool(getattr(self, "_cp_reported_check_hostname", True))
+
+    @check_hostname.setter
+    def check_hostname(self, value: bool) -> None:
+        if not hasattr(self, "_cp_caller_writes"):
+            _real_check_hostname.__set__(self, value)
+            return
+        self._cp_record("check_hostname", value)
+        if not value:
+            self._cp_warn_weakening("check_hostname=False")
+
+    def _cp_record(self, what: str, value: Any) -> None:
+        writes = self._cp_caller_writes
+        if len(writes) < 64:
+            writes.append((what, value))
+
+    def _cp_warn_weakening(self, what: str) -> None:
+        if not self._cp_warned_weakening:
+            self._cp_warned_weakening = True
+            logger.warning(
+                "certpolicy: a caller set %s on the certpolicy context; ignored: the policy table decides "
+                "(use a policy with chain/hostname 'off' or 'audit' to relax a check)",
+                what,
+            )
+
+    @property
+    def caller_settings(self) -> list[tuple[str, Any]]:
+        """What callers wrote to ``verify_mode`` / ``check_hostname`` (recorded, not applied)."""
+        return list(self._cp_caller_writes)
+
+    # -- trust loading ---------------------------------------------------------
+
+    def load_verify_locations(self, cafile: Any = None, capath: Any = None, cadata: Any = None) -> None:
+        """Recorded and de-duplicated (requests and urllib3 call it on every
+        connection). The certificates become extra trust anchors for every
+        policy only when the context was created with
+        ``honour_load_verify_locations=True``; otherwise the policy's trust
+        settings alone decide."""
+        key = (str(cafile) if cafile else None, str(capath) if capath else None, hash(cadata) if isinstance(cadata, (str, bytes)) else None)
+        with self._cp_lock:
+            if key in self._cp_loaded_locations:
+                return
+            self._cp_loaded_locations.add(key)
+        super().load_verify_locations(cafile, capath, cadata)
+        if self._cp_honour_lvl and self._cp_verifier is not None:
+            self._cp_verifier.add_anchors_from(cafile=cafile, capath=capath, cadata=cadata)
+
+    def load_default_certs(self, purpose: Any = ssl.Purpose.SERVER_AUTH) -> None:
+        """Recorded only: system trust comes from each policy's ``trust.system``."""
+        self._cp_record("load_default_certs", purpose)
+
+    def set_default_verify_paths(self) -> None:
+        """Recorded only: system trust comes from each policy's ``trust.system``."""
+        self._cp_record("set_default_verify_paths", None)
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        protocols = list(alpn_protocols)
+        self._cp_alpn = protocols
+        super().set_alpn_protocols(protocols)
+        for child in list(self._cp_identity_ctx.values()):
+            child.set_alpn_protocols(protocols)
+
+    # -- wrapping --------------------------------------------------------------
+
+    def wrap_socket(  # type: ignore[override]
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> PolicySSLSocket:
+        if server_side:
+            raise ValueError("certpolicy contexts are client-side only")
+        host = _normalize_server_hostname(server_hostname)
+        target = self._cp_target_context(host, sock)
+        # session=: resumed sessions carry no chain; never resume (fail-closed design).
+        wrapped = target.sslsocket_class._create(  # type: ignore[attr-defined]
+            sock=sock,
+            server_side=False,
+            do_handshake_on_connect=False,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=host,
+            context=target,
+            session=None,
+        )
+        wrapped._cp_host = host
+        peer = PEER.get()
+        if peer is None and proxy_in_frames(2):
+            peer = Peer(None, None, "proxy", proxied=True)
+        if peer is not None:
+            wrapped._cp_peer = peer
+        if do_handshake_on_connect:
+            try:
+                wrapped.getpeername()
+                connected = True
+            except OSError:
+                connected = False
+            if connected:
+                timeout = wrapped.gettimeout()
+                if timeout == 0.0:
+                    raise ValueError("do_handshake_on_connect should not be specified for non-blocking sockets")
+                try:
+                    wrapped.do_handshake()
+                except (OSError, ValueError):
+                    wrapped.close()
+                    raise
+            else:
+                wrapped.do_handshake_on_connect = True
+        return wrapped  # type: ignore[no-any-return]
+
+    def wrap_bio(  # type: ignore[override]
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> PolicySSLObject:
+        if server_side:
+            raise ValueError("certpolicy contexts are client-side only")
+        host = _normalize_server_hostname(server_hostname)
+        peer = PEER.get() or peer_from_frames(2)
+        target = self._cp_target_context(host, None, peer)
+        obj = target.sslobject_class._create(  # type: ignore[attr-defined]
+            incoming, outgoing, server_side=False, server_hostname=host, session=None, context=target
+        )
+        obj._cp_host = host
+        if peer is not None:
+            obj._cp_peer = peer
+        return obj  # type: ignore[no-any-return]
+
+    def _cp_target_context(self, host: str | None, sock: socket.socket | None, peer: Peer | None = None) -> PolicySSLContext:
+        """The context whose client identity fits the connection's policy."""
+        if self._cp_identity_loader is None or self._cp_verifier is None or host is None:
+            return self
+        if peer is None and sock is not None:
+            peer = PEER.get() or peer_from_socket(sock)
+        res = self._cp_verifier.resolver.resolve(host, peer_ip=peer.ip if peer and not peer.proxied else None, port=peer.port if peer else None)
+        policy = res.policy
+        if policy.client_identity is None:
+            return self
+        with self._cp_lock:
+            child = self._cp_identity_ctx.get(policy.name)
+        if child is not None:
+            return child
+        child = PolicySSLContext(verifier=self._cp_verifier, parent=self)
+        child.options = self.options
+        child.minimum_version = self.minimum_version
+        child.maximum_version = self.maximum_version
+        if self._cp_alpn:
+            child.set_alpn_protocols(self._cp_alpn)
+        self._cp_identity_loader(policy, child)
+        with self._cp_lock:
+            return self._cp_identity_ctx.setdefault(policy.name, child)
+
+    # -- verification ------------------------------------------------------------
+
+    def _cp_verify(self, chain: Sequence[bytes], host: str | None, peer: Peer | None, conn: Any) -> Verdict:
+        verifier = self._cp_verifier
+        if verifier is None:  # pragma: no cover - a context built by hand
+            raise CheckCrashed("PolicySSLContext without a verifier; use certpolicy.create_ssl_context()", host=host)
+        ip = peer.ip if peer is not None and not peer.proxied else None
+        port = peer.port if peer is not None else None
+        url = _url_for(host)
+        resolution = None
+        if host and url is not None:
+            resolution = verifier.resolver.resolve(url=url, peer_ip=ip, port=port)
+        elif host:
+            resolution = verifier.resolver.resolve(host, peer_ip=ip, port=port)
+        if resolution is None:
+            raise HostnameMismatch("no server name was given (server_hostname=None); refusing", outcome="invalid-reference")
+        if peer is not None and peer.proxied:
+            resolution = _with_warning(resolution, "connected through a proxy: the proxy's address was not used to classify the target")
+        return verifier.verify(chain, host, peer_ip=ip, port=port, resolution=resolution, allow_network=not _on_event_loop())
+
+    def verify_chain(self, chain: Sequence[bytes], host: str, *, peer_ip: str | None = None, port: int | None = None, url: str | None = None) -> Verdict:
+        """Verify a chain outside a handshake (integrations that know the URL).
+
+        Raises:
+            CertPolicyError: as :meth:`certpolicy.engine.Verifier.verify`.
+        """
+        assert self._cp_verifier is not None
+        return self._cp_verifier.verify(chain, host, peer_ip=peer_ip, port=port, url=url)
+
+    @property
+    def verifier(self) -> Verifier:
+        assert self._cp_verifier is not None
+        return self._cp_verifier
+
+    @property
+    def resolver(self) -> PolicyResolver:
+        return self.verifier.resolver
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a certpolicy context cannot be pickled or copied; build one per process with create_ssl_context()")
+
+    def __copy__(self) -> Any:
+        raise TypeError("a certpolicy context cannot be copied; build one per process with create_ssl_context()")
+
+    __deepcopy__ = __copy__  # type: ignore[assignment]
+
+
+def _url_for(host: str | None) -> str | None:
+    """The request URL set by an integration, when it names ``host``."""
+    from .integrations._url import REQUEST_URL
+
+    url = REQUEST_URL.get()
+    if url is None or host is None:
+        return None
+    try:
+        import urllib.parse
+
+        u = urllib.parse.urlsplit(url)
+        if not u.hostname:
+            return None
+        name = u.hostname
+        ip = parse_ip(name)
+        norm = str(ip) if ip is not None else normalize_dns_name(name)
+    except (ValueError, InvalidName):
+        return None
+    return url if norm == host else None
+
+
+def _with_warning(res: Resolution, warning: str) -> Resolution:
+    from dataclasses import replace
+
+    return replace(res, warnings=(*res.warnings, warning))
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def create_ssl_context(
+    resolver: PolicyResolver | PolicyTable | None = None,
+    *,
+    checks: Mapping[str, Check] | None = None,
+    extra_checks: Sequence[Check] = (),
+    audit: bool = False,
+    verdict_ttl: float = 300.0,
+    on_verdict: Callable[[Verdict], None] | None = None,
+    clock: Any = None,
+    honour_load_verify_locations: bool = False,
+    client_identities: bool = True,
+    alpn_protocols: Sequence[str] | None = None,
+) -> PolicySSLContext:
+    """Build the SSL context that enforces ``resolver``'s policy table.
+
+    Args:
+        resolver: a :class:`PolicyResolver`, a :class:`PolicyTable`, or ``None``
+            for :meth:`PolicyTable.default`.
+        checks: replacements for the built-in ``"chain"``, ``"hostname"`` and
+            ``"revocation"`` checks.
+        extra_checks: user checks run after the built-ins (the
+            :class:`~certpolicy.checks.Check` protocol).
+        audit: report-only mode for the whole context: failures are logged at
+            WARNING on logger ``certpolicy`` and connections go through.
+        verdict_ttl: seconds a passing verdict (same chain, host, policy) is
+            reused; ``0`` disables the verdict cache.
+        on_verdict: callable receiving every :class:`~certpolicy.engine.Verdict`.
+        clock: callable returning the validation time (tests).
+        honour_load_verify_locations: make CA files loaded by callers extra
+            trust anchors for every policy (default: recorded and ignored).
+        client_identities: present each policy's client certificate (mTLS).
+        alpn_protocols: ALPN protocols to offer.
+
+    Returns:
+        a :class:`PolicySSLContext` (client side, TLS 1.2 minimum).
+
+    Raises:
+        PolicyConfigError: a policy's client identity cannot be loaded.
+    """
+    if resolver is None:
+        resolver = PolicyTable.default()
+    if isinstance(resolver, PolicyTable):
+        resolver = PolicyResolver(resolver)
+    verifier = Verifier(
+        resolver,
+        checks=checks,
+        extra_checks=extra_checks,
+        audit=audit,
+        verdict_ttl=verdict_ttl,
+        on_verdict=on_verdict,
+        clock=clock,
+    )
+    ctx = PolicySSLContext(verifier=verifier, honour_load_verify_locations=honour_load_verify_locations)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if alpn_protocols:
+        ctx.set_alpn_protocols(alpn_protocols)
+    if client_identities and any(p.client_identity for p in resolver.table.policies):
+        ctx._cp_identity_loader = _load_identity
+    return ctx
+
+
+def _load_identity(policy: Policy, ctx: ssl.SSLContext) -> bool:
+    """Load ``policy``'s client identity into ``ctx``; ``False`` when it has none."""
+    if policy.client_identity is None:
+        return False
+    from .identity import ClientIdentity
+
+    ClientIdentity.load(policy.client_identity).apply(ctx)
+    return True
+
+
+def verdict_of(conn: Any) -> Verdict | None:
+    """The :class:`~certpolicy.engine.Verdict` of a connection: an SSL socket,
+    an ``SSLObject``, an asyncio transport, or an object wrapping one
+    (``.sock``, ``._sslobj``, ``get_extra_info("ssl_object")``)."""
+    seen = 0
+    obj = conn
+    while obj is not None and seen < 6:
+        seen += 1
+        v = getattr(obj, "certpolicy_verdict", None)
+        if isinstance(v, Verdict):
+            return v
+        get = getattr(obj, "get_extra_info", None)
+        if callable(get):
+            ssl_obj = get("ssl_object")
+            if ssl_obj is not None and ssl_obj is not obj:
+                obj = ssl_obj
+                continue
+        obj = getattr(obj, "sock", None) or getattr(obj, "_sock", None)
+    return None

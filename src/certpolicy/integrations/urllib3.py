@@ -1,0 +1,184 @@
+"""urllib3 integration: a pool manager that keys pools by policy.
+
+Example::
+
+    import certpolicy
+    from certpolicy.integrations.urllib3 import PolicyPoolManager
+
+    ctx = certpolicy.create_ssl_context(certpolicy.PolicyTable.load("policies.toml"))
+    http = PolicyPoolManager(ctx)
+    r = http.request("GET", "https://api.example.com/v2/orders")
+
+For every request the manager resolves the host's address (``getaddrinfo``),
+resolves the policy from the URL *and* that address, and uses a pool that
+belongs to that (policy, address) pair only; its connections connect to that
+exact address. Behind a proxy the address is unknown and the policy is chosen
+by URL and name (the proxy's address never classifies the target).
+"""
+
+from __future__ import annotations
+
+import collections
+import socket
+import threading
+import urllib.parse
+from typing import Any
+
+import urllib3
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import connection as _u3conn
+
+from ..context import PolicySSLContext
+from ..names import parse_ip
+from ..resolver import Resolution
+from ._url import REQUEST_URL
+
+__all__ = ["PolicyPoolManager", "PolicyRouter"]
+
+_MAX_MANAGERS = 256
+
+
+class _PinnedHTTPSConnection(HTTPSConnection):
+    """Connects to ``certpolicy_ip`` (when set) while sending SNI for the host name."""
+
+    certpolicy_ip: str | None = None
+
+    def _new_conn(self) -> socket.socket:
+        if self.certpolicy_ip is None or self._tunnel_host is not None:
+            return super()._new_conn()
+        try:
+            return _u3conn.create_connection(
+                (self.certpolicy_ip, self.port),
+                self.timeout,
+                source_address=self.source_address,
+                socket_options=self.socket_options,
+            )
+        except OSError as e:
+            from urllib3.exceptions import NewConnectionError
+
+            raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
+
+
+def _resolve_address(host: str, port: int) -> str | None:
+    if parse_ip(host) is not None:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return None  # let urllib3 report the name resolution error
+    for family, _t, _p, _c, sockaddr in infos:
+        if family in (socket.AF_INET, socket.AF_INET6):
+            return str(sockaddr[0])
+    return None
+
+
+class PolicyRouter:
+    """Chooses a urllib3 pool manager per (policy, pinned address).
+
+    Args:
+        ctx: the certpolicy SSL context.
+        pin_addresses: resolve host names here and connect to that address
+            (default ``True``).
+        **pool_kwargs: passed to every :class:`urllib3.PoolManager`.
+    """
+
+    def __init__(self, ctx: PolicySSLContext, *, pin_addresses: bool = True, **pool_kwargs: Any) -> None:
+        self.ctx = ctx
+        self.pin_addresses = pin_addresses
+        self.pool_kwargs = pool_kwargs
+        self._managers: collections.OrderedDict[tuple[str, str | None], urllib3.PoolManager] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def route(self, url: str, *, proxied: bool = False) -> tuple[urllib3.PoolManager, Resolution]:
+        """The pool manager for ``url`` and the resolution it stands for."""
+        u = urllib.parse.urlsplit(url)
+        host = u.hostname or ""
+        port = u.port or (443 if u.scheme == "https" else 80)
+        pinned = None
+        if u.scheme == "https" and self.pin_addresses and not proxied:
+            pinned = _resolve_address(host, port)
+        res = self.ctx.resolver.resolve(url=url, peer_ip=pinned if pinned else None)
+        key = (res.policy.name, pinned)
+        with self._lock:
+            manager = self._managers.get(key)
+            if manager is not None:
+                self._managers.move_to_end(key)
+                return manager, res
+        manager = self._new_manager(pinned)
+        with self._lock:
+            existing = self._managers.setdefault(key, manager)
+            self._managers.move_to_end(key)
+            while len(self._managers) > _MAX_MANAGERS:
+                _, old = self._managers.popitem(last=False)
+                old.clear()
+        if existing is not manager:
+            manager.clear()
+        return existing, res
+
+    def _new_manager(self, pinned: str | None) -> urllib3.PoolManager:
+        manager = urllib3.PoolManager(ssl_context=self.ctx, **self.pool_kwargs)
+        conn_cls = type("CertpolicyHTTPSConnection", (_PinnedHTTPSConnection,), {"certpolicy_ip": pinned})
+        pool_cls = type("CertpolicyHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": conn_cls})
+        manager.pool_classes_by_scheme = {"http": HTTPConnectionPool, "https": pool_cls}
+        return manager
+
+    def clear(self) -> None:
+        with self._lock:
+            managers = list(self._managers.values())
+            self._managers.clear()
+        for m in managers:
+            m.clear()
+
+
+class PolicyPoolManager:
+    """A drop-in for :class:`urllib3.PoolManager` (``request``/``urlopen``)
+    whose pools are keyed by certpolicy policy; see the module docstring."""
+
+    def __init__(self, ctx: PolicySSLContext, **pool_kwargs: Any) -> None:
+        self.router = PolicyRouter(ctx, **pool_kwargs)
+
+    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> Any:
+        manager, _res = self.router.route(url)
+        token = REQUEST_URL.set(url)
+        try:
+            return manager.urlopen(method, url, redirect=False, **kw) if not redirect else self._follow(manager, method, url, **kw)
+        finally:
+            REQUEST_URL.reset(token)
+
+    def _follow(self, manager: urllib3.PoolManager, method: str, url: str, **kw: Any) -> Any:
+        retries = kw.pop("retries", None)
+        response = manager.urlopen(method, url, redirect=False, retries=retries, **kw)
+        for _ in range(10):
+            location = response.get_redirect_location()
+            if not location:
+                return response
+            response.drain_conn()
+            url = urllib.parse.urljoin(url, location)
+            if response.status == 303:
+                method = "GET"
+            manager, _res = self.router.route(url)
+            token = REQUEST_URL.set(url)
+            try:
+                response = manager.urlopen(method, url, redirect=False, **kw)
+            finally:
+                REQUEST_URL.reset(token)
+        return response
+
+    def request(self, method: str, url: str, **kw: Any) -> Any:
+        """As :meth:`urllib3.PoolManager.request`."""
+        manager, _res = self.router.route(url)
+        token = REQUEST_URL.set(url)
+        try:
+            return manager.request(method, url, **kw)
+        finally:
+            REQUEST_URL.reset(token)
+
+    def clear(self) -> None:
+        self.router.clear()
+
+    def __enter__(self) -> PolicyPoolManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.clear()
