@@ -679,22 +679,24 @@ def _check_path(
     leaf_name = _name(leaf)
     # Validate at a time inside every given certificate's validity, nearest to
     # ``when``, so that expiry is reported once, by name, not as a path error.
-    given = [leaf, *chain_certs]
-    lo = max(c.not_valid_before_utc for c in given)
-    hi = min(c.not_valid_after_utc for c in given)
-    path_time = min(max(when, lo), hi) if lo <= hi else when
-
     self_signed_in_chain = [c for c in chain_certs if _is_self_signed(c)]
     if trust_roots is not None:
         anchors = list(trust_roots)
     else:
         anchors = [*(public_roots or ()), *self_signed_in_chain]
+    given = [leaf, *chain_certs]
+    issuers = {c.issuer for c in given}
+    window = given + [a for a in anchors if a.subject in issuers]
+    lo = max(c.not_valid_before_utc for c in window)
+    hi = min(c.not_valid_after_utc for c in window)
+    path_time = min(max(when, lo), hi) if lo <= hi else when
     path, error = _verify(leaf, chain_certs, anchors, path_time) if anchors else (None, None)
     if path is not None:
         return path
 
     if error is not None and not _exhausted(error):
-        if not structural_error:
+        # An EKU refusal is reported by name (NO_CLIENT_AUTH_EKU / CHAIN_EKU_NO_CLIENT_AUTH).
+        if not structural_error and "EKU" not in error:
             add("CHAIN_INVALID", "error", f"the certification path of {leaf_name} does not validate: {error}",
                 "reissue the certificate or fix the CA certificates sent with it", leaf, error=error)
         return None

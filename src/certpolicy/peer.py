@@ -17,6 +17,7 @@ the TLS layer does not always know it. In order, certpolicy tries:
 from __future__ import annotations
 
 import contextvars
+import http.client
 import socket
 import sys
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ _MAX_FRAMES = 12
 def _tunnelled(obj: Any) -> bool:
     # http.client.HTTPConnection.set_tunnel / urllib3 HTTPConnection: the
     # socket is connected to a proxy, the TLS session to the tunnel's host.
-    return bool(getattr(obj, "_tunnel_host", None))
+    return isinstance(obj, http.client.HTTPConnection) and bool(getattr(obj, "_tunnel_host", None))
 
 
 def proxy_in_frames(start: int = 2) -> bool:

@@ -43,7 +43,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -77,66 +77,71 @@ _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".cert", ".der")
 _SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
 
 
-@dataclass(frozen=True)
 class TrustAnchors:
-    """A set of trust anchors, ready for path validation.
+    """A set of trust anchors, ready for path validation. Immutable once built.
 
     Attributes:
         certificates: the anchors (deduplicated, in load order).
-        store: a :class:`cryptography.x509.verification.Store` holding them;
-            immutable and safe to share between threads.
+        store: a :class:`cryptography.x509.verification.Store` holding them
+            (``None`` when there is none); safe to share between threads.
         sources: where they came from (file names, ``"windows:ROOT"``,
             ``"<anchors>"``), for messages.
-        der: the DER encodings of the anchors (exact-match lookups).
-        subjects: the DER encodings of the anchors' subject names (used to
-            tell whether a certificate's issuer could be an anchor).
     """
 
-    certificates: tuple[x509.Certificate, ...]
-    store: Store | None
-    sources: tuple[str, ...]
-    der: frozenset[bytes] = field(repr=False)
-    subjects: frozenset[bytes] = field(repr=False)
+    __slots__ = ("_members", "_subjects", "certificates", "extras", "sources", "store")
+
+    def __init__(
+        self,
+        certificates: Sequence[x509.Certificate],
+        sources: Sequence[str] = ("<anchors>",),
+    ) -> None:
+        self.certificates: tuple[x509.Certificate, ...] = tuple(certificates)
+        self.store: Store | None = Store(list(self.certificates)) if self.certificates else None
+        self.sources: tuple[str, ...] = tuple(sources)
+        self._members: frozenset[x509.Certificate] = frozenset(self.certificates)
+        self._subjects: frozenset[bytes] | None = None
+        #: per-use derived objects (e.g. extension policies), filled lazily by
+        #: their users under their own keys; never part of equality.
+        self.extras: dict[object, object] = {}
+
+    def __repr__(self) -> str:
+        return f"TrustAnchors(<{len(self.certificates)} certificates>, sources={self.sources!r})"
 
     def __len__(self) -> int:
         return len(self.certificates)
 
     def contains(self, cert: x509.Certificate) -> bool:
         """``True`` when ``cert`` (byte for byte) is one of the anchors."""
-        return cert.public_bytes(Encoding.DER) in self.der
+        return cert in self._members
 
     def may_issue(self, cert: x509.Certificate) -> bool:
         """``True`` when some anchor's subject equals ``cert``'s issuer name."""
+        subjects = self._subjects
+        if subjects is None:
+            found = set()
+            for c in self.certificates:
+                try:
+                    found.add(c.subject.public_bytes())
+                except Exception:  # pragma: no cover - unparseable name
+                    continue
+            subjects = self._subjects = frozenset(found)
         try:
-            return cert.issuer.public_bytes() in self.subjects
-        except Exception:
+            return cert.issuer.public_bytes() in subjects
+        except Exception:  # pragma: no cover - unparseable name
             return False
 
     @classmethod
     def from_certificates(
         cls, certs: Iterable[x509.Certificate], sources: Sequence[str] = ("<anchors>",)
     ) -> TrustAnchors:
-        """Build from certificate objects (deduplicated by DER).
+        """Build from certificate objects (duplicates, equal DER, are dropped).
 
         An empty set gives ``store=None``: nothing can be validated against it.
         """
-        seen: dict[bytes, x509.Certificate] = {}
+        seen: dict[x509.Certificate, None] = {}
         for c in certs:
-            seen.setdefault(c.public_bytes(Encoding.DER), c)
-        ordered = tuple(seen.values())
-        subjects = set()
-        for c in ordered:
-            try:
-                subjects.add(c.subject.public_bytes())
-            except Exception:  # pragma: no cover - unparseable name
-                pass
-        return cls(
-            certificates=ordered,
-            store=Store(list(ordered)) if ordered else None,
-            sources=tuple(sources),
-            der=frozenset(seen),
-            subjects=frozenset(subjects),
-        )
+            seen.setdefault(c, None)
+        return cls(tuple(seen), sources)
 
 
 # ---------------------------------------------------------------------------

@@ -274,7 +274,12 @@ class ParsedCrl:
             index.setdefault((current, entry.serial_number), i)
 
     def __len__(self) -> int:
+        """Number of revoked entries."""
         return len(self._index)
+
+    def __bool__(self) -> bool:
+        # An empty CRL is still a CRL (never falsy).
+        return True
 
     def __repr__(self) -> str:
         return (
@@ -647,9 +652,9 @@ def _status(
         source="crl",
         detail=detail,
         url=url,
-        this_update=crl.this_update if crl else None,
-        next_update=crl.next_update if crl else None,
-        crl_number=crl.number if crl else None,
+        this_update=crl.this_update if crl is not None else None,
+        next_update=crl.next_update if crl is not None else None,
+        crl_number=crl.number if crl is not None else None,
         **kw,
     )
 

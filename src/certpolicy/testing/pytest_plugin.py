@@ -1,7 +1,120 @@
-"""pytest fixtures of certpolicy (registered through the ``pytest11`` entry point).
+"""pytest fixtures of certpolicy (registered through the ``pytest11`` entry point,
+so they are available in any project that installs certpolicy).
 
-Fixtures are added as the loopback servers are written; see
-:mod:`certpolicy.testing`.
+Fixtures (all on loopback, all torn down after the test):
+
+* ``certpolicy_pki`` (session): a private PKI (:class:`TestPKI`): root CA,
+  issuing intermediate, the root written to a PEM file, and helpers to issue
+  server and client certificates and to build a policy table trusting it;
+* ``tls_server``: a factory ``tls_server(identity, **kw) -> LoopbackTLSServer``;
+* ``openssl_server``: a factory running ``openssl s_server`` (independent peer);
+* ``http_server``: a :class:`~certpolicy.testing.http_server.LoopbackHTTPServer`
+  for CRL distribution points, OCSP responders and caIssuers URLs.
+
+Example::
+
+    def test_my_client_rejects_wrong_host(certpolicy_pki, tls_server):
+        srv = tls_server(certpolicy_pki.issue_server("good.test"))
+        ctx = certpolicy.create_ssl_context(certpolicy_pki.table())
+        with pytest.raises(certpolicy.HostnameMismatch):
+            ctx.wrap_socket(socket.create_connection(srv.address), server_hostname="evil.test")
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..pki import CA, IssuedCert
+from ..table import PolicyTable
+from .http_server import LoopbackHTTPServer
+from .tls_server import LoopbackTLSServer, OpenSSLServer
+
+__all__ = ["TestPKI"]
+
+
+class TestPKI:
+    """A private PKI for tests: ``root`` -> ``intermediate`` -> leaves.
+
+    Attributes:
+        root / intermediate: :class:`~certpolicy.pki.CA`.
+        root_pem: path of the root certificate (a trust anchor file).
+        directory: where files are written.
+    """
+
+    __test__ = False  # not a test class
+
+    def __init__(self, directory: Path, name: str = "certpolicy test") -> None:
+        self.directory = directory
+        self.root = CA.create(f"{name} root CA")
+        self.intermediate = self.root.create_intermediate(f"{name} issuing CA")
+        self.root_pem = directory / "root.pem"
+        self.root_pem.write_bytes(self.root.cert_pem)
+
+    def issue_server(self, *names: str, **kwargs: Any) -> IssuedCert:
+        """A server leaf from the intermediate (``names``: DNS names or addresses)."""
+        return self.intermediate.issue_server(*names, **kwargs)
+
+    def issue_client(self, *names: str, **kwargs: Any) -> IssuedCert:
+        """A client leaf (clientAuth EKU) from the intermediate."""
+        return self.intermediate.issue_client(*names, **kwargs)
+
+    def trust(self) -> dict[str, Any]:
+        """The ``trust`` table of a policy that trusts only this PKI's root."""
+        return {"system": False, "extra": [str(self.root_pem)]}
+
+    def table(self, data: dict[str, Any] | None = None) -> PolicyTable:
+        """A policy table whose ``[defaults]`` trust only this PKI (plus ``data``)."""
+        data = dict(data or {})
+        defaults = dict(data.get("defaults", {}))
+        defaults.setdefault("trust", self.trust())
+        data["defaults"] = defaults
+        return PolicyTable.from_dict(data)
+
+
+@pytest.fixture(scope="session")
+def certpolicy_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+    """A session-wide private PKI (root and intermediate)."""
+    return TestPKI(tmp_path_factory.mktemp("certpolicy-pki"))
+
+
+@pytest.fixture
+def tls_server() -> Iterator[Callable[..., LoopbackTLSServer]]:
+    """Factory: ``tls_server(identity, host="127.0.0.1", **kw)`` starts a
+    :class:`LoopbackTLSServer`, stopped after the test."""
+    started: list[LoopbackTLSServer] = []
+
+    def make(identity: Any = None, **kwargs: Any) -> LoopbackTLSServer:
+        srv = LoopbackTLSServer(identity, **kwargs).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def openssl_server() -> Iterator[Callable[..., OpenSSLServer]]:
+    """Factory: ``openssl_server(identity)`` runs ``openssl s_server -www``
+    on a free loopback port, killed after the test."""
+    started: list[OpenSSLServer] = []
+
+    def make(identity: Any = None, **kwargs: Any) -> OpenSSLServer:
+        srv = OpenSSLServer(identity, **kwargs).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def http_server() -> Iterator[LoopbackHTTPServer]:
+    """A started :class:`LoopbackHTTPServer` on 127.0.0.1."""
+    with LoopbackHTTPServer() as srv:
+        yield srv

@@ -73,6 +73,7 @@ class LoopbackTLSServer:
         send_chain: how many certificates of ``chain`` to send (e.g. 1 = leaf
             only, to test missing intermediates); default all.
         alpn: ALPN protocols to offer.
+        port: port to bind (default 0: a free one).
     """
 
     def __init__(
@@ -86,9 +87,10 @@ class LoopbackTLSServer:
         client_ca: Sequence[x509.Certificate] | None = None,
         send_chain: int | None = None,
         alpn: Sequence[str] | None = None,
+        port: int = 0,
     ) -> None:
-        if host not in ("127.0.0.1", "::1"):
-            raise ValueError("LoopbackTLSServer binds to loopback only")
+        if host != "::1" and not host.startswith("127."):
+            raise ValueError("LoopbackTLSServer binds to loopback only (127.0.0.0/8 or ::1)")
         if identity is not None:
             chain, key = identity.chain, identity.key
         if not chain or key is None:
@@ -110,7 +112,9 @@ class LoopbackTLSServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, 0))
+        if family == socket.AF_INET6:
+            self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self._sock.bind((host, port))
         self._sock.listen(128)
         self._sock.settimeout(0.2)
         self.port = int(self._sock.getsockname()[1])
