@@ -105,7 +105,7 @@ def test_instance_rows_replace_bootstrap_values_and_are_written_back(config: Pat
     assert table.instance.hostname is CheckMode.OFF and table.instance.ocsp is CheckMode.ENFORCE
     assert table.internet.ocsp is CheckMode.OFF
     after = config.read_text().splitlines()
-    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert len(before) == len(after)
     assert {a.split('name="')[1].split('"')[0] for a, _ in changed} == {
         "mid.ssl.bootstrap.default.check_cert_hostname", PARAM_REVOCATION}

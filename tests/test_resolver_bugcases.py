@@ -16,7 +16,7 @@ DATA = json.loads((Path(__file__).parent / "data" / "policy" / "bugcases_policy.
 
 def _queries(case_id: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     case = DATA[case_id]
-    return list(zip(case["input"]["queries"], case["expected"]["results"]))
+    return list(zip(case["input"]["queries"], case["expected"]["results"], strict=True))
 
 
 def _resolver(rows: list[dict[str, Any]]) -> PolicyResolver:

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from certpolicy import Action, CheckMode, Outcome, PolicyConfigError, PolicyKind, PolicyResolver, PolicyTable
+from certpolicy import (
+    Action,
+    CheckMode,
+    Outcome,
+    PolicyConfigError,
+    PolicyKind,
+    PolicyResolver,
+    PolicyTable,
+)
 
 SPEC_EXAMPLE = """
 [defaults]

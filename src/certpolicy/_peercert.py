@@ -9,10 +9,11 @@ from the DER leaf with ``cryptography``, with OpenSSL's long attribute names.
 from __future__ import annotations
 
 import functools
+import ipaddress
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 _LONG_NAMES = {
     NameOID.COMMON_NAME: "commonName",
@@ -51,7 +52,7 @@ def _name(name: x509.Name) -> tuple[tuple[tuple[str, str], ...], ...]:
 
 def _time(value: Any) -> str:
     # CPython: ASN1_TIME_print, e.g. 'Nov 29 08:20:22 2027 GMT' (day padded with a space).
-    return value.strftime("%b ") + f"{value.day:2d}" + value.strftime(" %H:%M:%S %Y GMT")
+    return str(value.strftime("%b ")) + f"{value.day:2d}" + str(value.strftime(" %H:%M:%S %Y GMT"))
 
 
 def _san(gn: x509.GeneralName) -> tuple[str, str] | None:
@@ -59,8 +60,8 @@ def _san(gn: x509.GeneralName) -> tuple[str, str] | None:
         return ("DNS", gn.value)
     if isinstance(gn, x509.IPAddress):
         v = gn.value
-        text = str(v).upper() if v.version == 6 else str(v)
-        if v.version == 6:
+        text = str(v)
+        if isinstance(v, ipaddress.IPv6Address):
             text = ":".join(f"{int.from_bytes(v.packed[i:i + 2], 'big'):X}" for i in range(0, 16, 2))
         return ("IP Address", text)
     if isinstance(gn, x509.RFC822Name):
@@ -96,12 +97,12 @@ def peercert_dict(der: bytes) -> dict[str, Any]:
     if len(result["serialNumber"]) % 2:
         result["serialNumber"] = "0" + result["serialNumber"]
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         result["subjectAltName"] = tuple(x for x in (_san(g) for g in san) if x is not None)
     except (x509.ExtensionNotFound, ValueError):
         pass
     try:
-        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
         ocsp = tuple(d.access_location.value for d in aia if d.access_method.dotted_string == "1.3.6.1.5.5.7.48.1" and isinstance(d.access_location, x509.UniformResourceIdentifier))
         ca = tuple(d.access_location.value for d in aia if d.access_method.dotted_string == "1.3.6.1.5.5.7.48.2" and isinstance(d.access_location, x509.UniformResourceIdentifier))
         if ocsp:
@@ -111,7 +112,7 @@ def peercert_dict(der: bytes) -> dict[str, Any]:
     except (x509.ExtensionNotFound, ValueError):
         pass
     try:
-        cdp = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value
+        cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
         urls = tuple(
             n.value for dp in cdp for n in (dp.full_name or ()) if isinstance(n, x509.UniformResourceIdentifier)
         )

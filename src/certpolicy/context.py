@@ -60,8 +60,8 @@ logger = logging.getLogger("certpolicy")
 #: Integrations set a list here to collect the verdicts of new connections.
 _COLLECTOR: contextvars.ContextVar[list[Verdict] | None] = contextvars.ContextVar("certpolicy_collector", default=None)
 
-_real_verify_mode = ssl._SSLContext.verify_mode  # type: ignore[attr-defined]
-_real_check_hostname = ssl._SSLContext.check_hostname  # type: ignore[attr-defined]
+_real_verify_mode: Any = ssl._SSLContext.__dict__["verify_mode"]  # type: ignore[attr-defined]
+_real_check_hostname: Any = ssl._SSLContext.__dict__["check_hostname"]  # type: ignore[attr-defined]
 _ENCODING_DER = getattr(ssl, "_ssl").ENCODING_DER  # noqa: B009
 
 
@@ -194,7 +194,7 @@ class PolicySSLSocket(_VerifyingMixin, ssl.SSLSocket):
         if not self._cp_verified and self._sslobj is not None:
             self.do_handshake()
 
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
         self._cp_ensure()
         return super().read(len, buffer)
 
@@ -216,7 +216,7 @@ class PolicySSLSocket(_VerifyingMixin, ssl.SSLSocket):
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         self._cp_ensure()
-        return super().recv_into(buffer, nbytes, flags)  # type: ignore[arg-type]
+        return super().recv_into(buffer, nbytes, flags)
 
 
 class PolicySSLObject(_VerifyingMixin, ssl.SSLObject):
@@ -247,7 +247,7 @@ class PolicySSLObject(_VerifyingMixin, ssl.SSLObject):
         if not self._cp_verified:
             self.do_handshake()
 
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
         self._cp_ensure()
         return super().read(len, buffer)
 
@@ -302,7 +302,7 @@ class PolicySSLContext(ssl.SSLContext):
 
     # -- reported verification state ------------------------------------------
 
-    @property  # type: ignore[override]
+    @property
     def verify_mode(self) -> ssl.VerifyMode:
         return ssl.VerifyMode(getattr(self, "_cp_reported_verify_mode", ssl.CERT_REQUIRED))
 
@@ -315,7 +315,7 @@ class PolicySSLContext(ssl.SSLContext):
         if value == ssl.CERT_NONE:
             self._cp_warn_weakening("verify_mode=CERT_NONE")
 
-    @property  # type: ignore[override]
+    @property
     def check_hostname(self) -> bool:
         return bool(getattr(self, "_cp_reported_check_hostname", True))
 
@@ -381,7 +381,7 @@ class PolicySSLContext(ssl.SSLContext):
 
     # -- wrapping --------------------------------------------------------------
 
-    def wrap_socket(  # type: ignore[override]
+    def wrap_socket(
         self,
         sock: socket.socket,
         server_side: bool = False,
@@ -429,7 +429,7 @@ class PolicySSLContext(ssl.SSLContext):
                 wrapped.do_handshake_on_connect = True
         return wrapped  # type: ignore[no-any-return]
 
-    def wrap_bio(  # type: ignore[override]
+    def wrap_bio(
         self,
         incoming: ssl.MemoryBIO,
         outgoing: ssl.MemoryBIO,
@@ -518,7 +518,7 @@ class PolicySSLContext(ssl.SSLContext):
     def __copy__(self) -> Any:
         raise TypeError("a certpolicy context cannot be copied; build one per process with create_ssl_context()")
 
-    __deepcopy__ = __copy__  # type: ignore[assignment]
+    __deepcopy__ = __copy__
 
 
 def _url_for(host: str | None) -> str | None:

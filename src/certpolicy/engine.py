@@ -34,7 +34,7 @@ from typing import Any
 from cryptography import x509
 
 from .checks.base import Check, CheckContext, CheckResult
-from .errors import CertPolicyError, ChainError, CheckCrashed, MalformedInput
+from .errors import CertPolicyError, ChainError, CheckCrashed
 from .names import IPAddress, parse_ip
 from .policy import CheckMode, Policy
 from .resolver import PolicyResolver, Resolution
@@ -63,6 +63,30 @@ def default_checks() -> dict[str, Check]:
     else:
         checks["revocation"] = RevocationCheck({"ocsp": OcspCheck(), "crl": CrlCheck()})
     return checks
+
+
+class _ChainWithAnchors:
+    """The chain check with extra trust anchors added to every policy's own
+    (``load_verify_locations`` on a context built with
+    ``honour_load_verify_locations=True``)."""
+
+    name = "chain"
+    requires_chain = False
+
+    def __init__(self, anchors: Sequence[x509.Certificate]) -> None:
+        self.anchors = tuple(anchors)
+        self._by_trust: dict[Any, Check] = {}
+        self._lock = threading.Lock()
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        from .checks.chain import ChainCheck
+
+        spec = ctx.policy.trust
+        with self._lock:
+            check = self._by_trust.get(spec)
+            if check is None:
+                check = self._by_trust[spec] = ChainCheck(spec, anchors=self.anchors)
+        return check.run(ctx)
 
 
 class _Unavailable:
@@ -429,6 +453,32 @@ class Verifier:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
+    def add_anchors_from(self, *, cafile: Any = None, capath: Any = None, cadata: Any = None) -> None:
+        """Add trust anchors (PEM/DER file, folder, or data) to every policy's
+        chain check, on top of each policy's own trust settings.
+
+        Raises:
+            PolicyConfigError: unreadable or malformed certificate data.
+        """
+        from .trust import load_certificates_from_path
+
+        certs: list[x509.Certificate] = []
+        for path in (cafile, capath):
+            if path:
+                certs.extend(load_certificates_from_path(str(path)))
+        if cadata:
+            data = cadata.encode() if isinstance(cadata, str) else bytes(cadata)
+            if b"-----BEGIN" in data:
+                certs.extend(x509.load_pem_x509_certificates(data))
+            else:
+                certs.append(x509.load_der_x509_certificate(data))
+        if not certs:
+            return
+        current = self.checks.get("chain")
+        base = current.anchors if isinstance(current, _ChainWithAnchors) else ()
+        self.checks["chain"] = _ChainWithAnchors((*base, *certs))
+        self.clear_cache()
+
     def clear_cache(self) -> None:
         """Forget every cached verdict."""
         with self._lock:
@@ -459,19 +509,6 @@ _DER = __import__("cryptography.hazmat.primitives.serialization", fromlist=["Enc
 def _parse_chain(chain: Sequence[bytes | x509.Certificate]) -> list[x509.Certificate]:
     if not chain:
         raise ChainError("the server presented no certificate (empty chain); refusing", outcome="empty-chain")
-    try:
-        from .checks.chain import parse_chain
-    except ImportError:  # pragma: no cover - during development
-        parse_chain = None
-    if parse_chain is not None:
-        return parse_chain(list(chain))
-    out = []
-    for i, c in enumerate(chain):
-        if isinstance(c, x509.Certificate):
-            out.append(c)
-            continue
-        try:
-            out.append(x509.load_der_x509_certificate(c))
-        except ValueError as e:
-            raise MalformedInput(f"certificate #{i} of the presented chain cannot be parsed: {e}", outcome="malformed") from None
-    return out
+    from .checks.chain import parse_chain
+
+    return parse_chain(list(chain))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextvars
 import http.client
-import socket
 import ssl
 import time
 import urllib.parse
@@ -195,7 +194,7 @@ def _fetch_once(
     try:
         try:
             conn.connect()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise FetchTimeout(url, f"connect timeout after {connect_timeout:.1f} s") from None
         except OSError as e:
             raise FetchError(url, f"connection failed: {e.strerror or e}") from None
@@ -204,7 +203,7 @@ def _fetch_once(
         try:
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise FetchTimeout(url, "timed out waiting for the response") from None
         except (OSError, http.client.HTTPException) as e:
             raise FetchError(url, f"HTTP exchange failed: {e}") from None
@@ -232,7 +231,7 @@ def _fetch_once(
             conn.sock.settimeout(min(limits.read_timeout, _remaining(url, end))) if conn.sock else None
             try:
                 chunk = resp.read1(_CHUNK) if hasattr(resp, "read1") else resp.read(_CHUNK)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 raise FetchTimeout(url, "read timeout (server stalled)") from None
             except (OSError, http.client.HTTPException) as e:
                 raise FetchError(url, f"reading the body failed: {e}") from None

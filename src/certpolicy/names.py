@@ -101,10 +101,12 @@ def normalize_dns_name(name: str | bytes, *, allow_wildcard: bool = False) -> st
     """
     if isinstance(name, bytes):
         try:
-            name = name.decode("ascii")
+            text = name.decode("ascii")
         except UnicodeDecodeError:
-            name = name.decode("utf-8", "strict")
-    return _normalize_cached(name.strip(), allow_wildcard)
+            text = name.decode("utf-8", "strict")
+    else:
+        text = name
+    return _normalize_cached(text.strip(), allow_wildcard)
 
 
 def parse_ip(text: str | bytes | IPAddress) -> IPAddress | None:

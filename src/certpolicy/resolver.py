@@ -28,7 +28,7 @@ import ipaddress
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .names import IPAddress, normalize_dns_name, parse_ip
@@ -306,7 +306,11 @@ class PolicyResolver:
     def _today(self) -> _dt.date:
         if self._clock is not None:
             value = self._clock()
-            return value.date() if isinstance(value, _dt.datetime) else value  # type: ignore[no-any-return]
+            if isinstance(value, _dt.datetime):
+                return value.date()
+            if isinstance(value, _dt.date):
+                return value
+            raise TypeError(f"resolver clock returned {value!r}, not a date")
         return _dt.datetime.now(_dt.timezone.utc).date()
 
     # -- public ---------------------------------------------------------------
@@ -395,25 +399,25 @@ class PolicyResolver:
         idx = self._overrides
         url_hits = idx.url.get(name)
         if url_hits:
-            for p, t in url_hits:
-                if not t.matches_origin(name, port, scheme):
+            for p, ut in url_hits:
+                if not ut.matches_origin(name, port, scheme):
                     continue
-                if t.has_path:
+                if ut.has_path:
                     if path is None:
                         warnings.append(
-                            f"path rule {t.text!r} of {p.name!r} skipped: the URL path is not known at this layer "
+                            f"path rule {ut.text!r} of {p.name!r} skipped: the URL path is not known at this layer "
                             "(use an HTTP-client integration to apply path rules)"
                         )
                         continue
-                    if not t.matches_path(path):
+                    if not ut.matches_path(path):
                         continue
-                add(p, t, t.rank)
+                add(p, ut, ut.rank)
         if host_ip is None:
-            for p, t in idx.host_matches(name):
-                add(p, t, t.rank)
+            for p, ht in idx.host_matches(name):
+                add(p, ht, ht.rank)
         for addr in ips:
-            for p, t in idx.ip_matches(addr):
-                add(p, t, t.rank)
+            for p, it in idx.ip_matches(addr):
+                add(p, it, it.rank)
 
         for c in expired:
             warnings.append(f"override {c.policy.name!r} expired on {c.policy.expires}; skipped")
@@ -425,13 +429,13 @@ class PolicyResolver:
         table = self.table
         if not found:
             # Kind defaults: instance endpoints, then intranet addresses, then internet.
-            for p, t in self._instance_matches(name, host_ip, ips, port, scheme, path):
-                found.append(Candidate(p, t, (TIER_INSTANCE, 0)))
+            for p, inst_t in self._instance_matches(name, host_ip, ips, port, scheme, path):
+                found.append(Candidate(p, inst_t, (TIER_INSTANCE, 0)))
                 break
             intranet_hit: Target | None = None
             for addr in ips:
-                for _p, t in self._intranet.ip_matches(addr):
-                    intranet_hit = t
+                for _p, range_t in self._intranet.ip_matches(addr):
+                    intranet_hit = range_t
                     break
                 if intranet_hit is not None:
                     break

@@ -53,7 +53,7 @@ from .targets import HostTarget, IPRangeTarget, Target, UrlTarget, parse_targets
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .midconfig import MidConfig
@@ -270,9 +270,8 @@ class PolicyTable:
         for label, row in override_rows:
             if not isinstance(row, Mapping):
                 raise PolicyConfigError("expected a table", source=source, row=label)
-            name = row.get("name")
-            if name is None:
-                name = label
+            raw_name = row.get("name")
+            name = label if raw_name is None else raw_name
             if not isinstance(name, str) or not name.strip():
                 raise PolicyConfigError(f"invalid name {name!r}", source=source, row=label, field="name")
             body = {k: v for k, v in row.items() if k != "name"}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import PolicyConfigError
-from .names import IPAddress, InvalidName, normalize_dns_name, parse_ip
+from .names import InvalidName, IPAddress, normalize_dns_name, parse_ip
 
 __all__ = [
     "TIER_EXACT_HOST",
@@ -192,7 +192,7 @@ class IPRangeTarget(Target):
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The range as the smallest list of CIDR blocks."""
-        return list(ipaddress.summarize_address_range(self.first, self.last))  # type: ignore[arg-type]
+        return list(ipaddress.summarize_address_range(self.first, self.last))  # type: ignore[arg-type,unused-ignore]
 
 
 def _bad(text: str, why: str) -> PolicyConfigError:
@@ -234,7 +234,7 @@ def parse_target(text: str) -> Target:
             first, last = net.network_address, net.broadcast_address
         return IPRangeTarget(t, first, last)
     if "-" in t and not t.startswith("-"):
-        a, sep, b = t.partition("-")
+        a, _sep, b = t.partition("-")
         ia, ib = parse_ip(a.strip()), parse_ip(b.strip())
         if ia is not None or ib is not None:
             if ia is None or ib is None:

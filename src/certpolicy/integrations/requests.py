@@ -50,7 +50,9 @@ class PolicyAdapter(HTTPAdapter):
         self.certpolicy_context = ctx
         self._pin = pin_addresses
         super().__init__(**kwargs)
-        self.router = PolicyRouter(ctx, pin_addresses=pin_addresses, maxsize=self._pool_maxsize, block=self._pool_block)
+        self.router = PolicyRouter(
+            ctx, pin_addresses=pin_addresses, maxsize=getattr(self, "_pool_maxsize", 10), block=getattr(self, "_pool_block", False)
+        )
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         pool_kwargs["ssl_context"] = self.certpolicy_context
@@ -64,7 +66,7 @@ class PolicyAdapter(HTTPAdapter):
         # verify=False / a CA bundle path would set urllib3's cert_reqs and
         # ca_certs: the policy table decides instead. Client certificates
         # (cert=) still pass through.
-        super().cert_verify(conn, url, True, cert)
+        super().cert_verify(conn, url, True, cert)  # type: ignore[no-untyped-call]
         conn.ca_certs = None
         conn.ca_cert_dir = None
         conn.cert_reqs = "CERT_REQUIRED"
@@ -81,7 +83,7 @@ class PolicyAdapter(HTTPAdapter):
         manager, _res = self.router.route(request.url)
         return manager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
 
-    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:  # type: ignore[override]
+    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
         from requests.utils import select_proxy
 
         collected: list[Verdict] = []

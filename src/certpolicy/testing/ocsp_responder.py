@@ -147,7 +147,7 @@ class OcspResponder:
         clock: Callable[[], _dt.datetime] | None = None,
     ) -> None:
         self.issuer = _as_signer(issuer)
-        self.signer = _as_signer(signer) if signer is not None else None
+        self._signer = _as_signer(signer) if signer is not None else None
         self.clock = clock or _now
         self.path = "/" + path.strip("/")
         self._own_server = server is None
@@ -177,6 +177,16 @@ class OcspResponder:
         self._started = False
 
     # -- knobs -------------------------------------------------------------
+
+    @property
+    def signer(self) -> Signer | None:
+        """Who signs: ``None`` for the issuer itself, else a delegated (or
+        unauthorised) signer; accepts any object with ``.cert`` and ``.key``."""
+        return self._signer
+
+    @signer.setter
+    def signer(self, value: Signer | object | None) -> None:
+        self._signer = _as_signer(value) if value is not None else None
 
     @property
     def stall(self) -> float:
@@ -306,9 +316,9 @@ class OcspResponder:
             revocation_time=(rev_time or this_update - _dt.timedelta(hours=1)) if status == "revoked" else None,
             revocation_reason=rev_reason if status == "revoked" else None,
         )
-        signer = self.signer or self.issuer
-        if self.signer is not None and self.include_signer_cert:
-            builder = builder.certificates([self.signer.cert])
+        signer = self._signer or self.issuer
+        if self._signer is not None and self.include_signer_cert:
+            builder = builder.certificates([self._signer.cert])
         builder = builder.responder_id(
             ocsp.OCSPResponderEncoding.HASH if self.responder_id_by_key else ocsp.OCSPResponderEncoding.NAME,
             signer.cert,
