@@ -223,6 +223,12 @@ def test_chain_without_its_root_and_no_trust_given_warns(inter: CA) -> None:
     assert with_root.verdict == "ok"
 
 
+def test_trusting_only_the_intermediate_warns_like_openssl_servers_would(root: CA, inter: CA) -> None:
+    leaf = inter.issue_client("c.example")
+    report = lint_client_certificate(leaf.cert, leaf.chain[1:], trust_roots=[inter.cert])
+    assert report.codes == ["INTERMEDIATE_TRUST_ANCHOR"] and report.verdict == "warning"
+
+
 def test_leaf_alone_without_trust_is_incomplete_chain(inter: CA) -> None:
     leaf = inter.issue_client("c.example")
     assert lint_client_certificate(leaf.cert).codes == ["INCOMPLETE_CHAIN"]
@@ -467,7 +473,7 @@ def nginx_mtls(tmp_path_factory: pytest.TempPathFactory, root: CA, inter: CA) ->
         (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix, port=port))
         proc = subprocess.Popen(
             [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None:
@@ -486,8 +492,6 @@ def nginx_mtls(tmp_path_factory: pytest.TempPathFactory, root: CA, inter: CA) ->
     finally:
         proc.kill()
         proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
 
 
 def client_context(server: MtlsServer, identity: ClientIdentity | None) -> ssl.SSLContext:

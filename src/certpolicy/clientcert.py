@@ -24,6 +24,8 @@ INCOMPLETE_CHAIN                    error      no certification path: an issuer 
 UNTRUSTED_ROOT                      error      the path ends at a root the server does not trust
 ROOT_NOT_PROVIDED                   warning    the chain links up but its root was not given, so
                                                the path could not be checked to a trust anchor
+INTERMEDIATE_TRUST_ANCHOR           warning    the path ends at a trusted intermediate, not a root
+                                               (OpenSSL servers also need the root)
 CHAIN_INVALID                       error      path validation failed for another reason
 KEY_MISMATCH                        error      the private key does not belong to the certificate
 KEY_USAGE_NO_DIGITAL_SIGNATURE      error      keyUsage present without digitalSignature
@@ -692,6 +694,15 @@ def _check_path(
     path_time = min(max(when, lo), hi) if lo <= hi else when
     path, error = _verify(leaf, chain_certs, anchors, path_time) if anchors else (None, None)
     if path is not None:
+        if not _is_self_signed(path[-1]):
+            add(
+                "INTERMEDIATE_TRUST_ANCHOR", "warning",
+                f"the path of {leaf_name} ends at {_name(path[-1])}, which is not a root; "
+                "OpenSSL-based servers (nginx, Apache) refuse the chain unless their CA file "
+                "also holds the root",
+                "put the root (and the intermediate) into the server's trusted CA list",
+                path[-1],
+            )
         return path
 
     if error is not None and not _exhausted(error):

@@ -4,47 +4,56 @@ Certification path building and validation (RFC 5280 §6.1, RFC 4158) are done
 by :mod:`cryptography.x509.verification`: a fast, DoS-hardened path builder that
 tries alternative paths (backtracking), checks every certificate's validity
 period (the trust anchor's included), signatures, basicConstraints and
-pathLenConstraint, keyUsage, name constraints, the maximum depth and the
-Web PKI algorithm rules (RSA >= 2048 bits, P-256/P-384/P-521, SHA-2).
+pathLenConstraint, keyUsage, name constraints, the maximum depth and the Web
+PKI algorithm rules (RSA >= 2048 bits, P-256/P-384/P-521, SHA-2).
 
-Hostname matching is *not* done here (that is :class:`HostnameCheck`, which
-knows the policy's CN fallback): the verifier is a chain-only
-``ClientVerifier`` whose end-entity extension policy makes the subjectAltName
-optional and requires the policy's extended key usage (serverAuth by default)
-instead of clientAuth. A ``ServerVerifier`` cannot be used for that: it insists
-on a SAN that matches a name, so it would reject what the legacy CN fallback
-accepts and report name problems as chain problems.
+Hostname matching is *not* done here (that is
+:class:`~certpolicy.checks.hostname.HostnameCheck`, which knows the policy's CN
+fallback): the verifier is a chain-only ``ClientVerifier`` whose end-entity
+extension policy makes the subjectAltName optional and requires the policy's
+extended key usage (serverAuth by default) instead of clientAuth. A
+``ServerVerifier`` cannot do that: it insists on a SAN that matches a name, so
+it would reject what the legacy CN fallback accepts and report name problems as
+chain problems.
 
-On top of cryptography, certpolicy adds (all measured against x509-limbo, see
+On top of cryptography, certpolicy adds (each measured against x509-limbo, see
 ``docs/conformance.md``):
 
-* the extended key usage rule per policy: when the end-entity certificate has
-  an extKeyUsage extension it must list the required purpose or
-  anyExtendedKeyUsage (RFC 5280 §4.2.1.12); a CA certificate with
-  extKeyUsage must allow it too; absent means unrestricted;
-* CA certificates below the trust anchor must carry subjectKeyIdentifier and
-  authorityKeyIdentifier with a keyIdentifier (RFC 5280 §4.2.1.1, §4.2.1.2);
+* the extended key usage rule: an extKeyUsage extension on the end-entity or a
+  CA certificate must list the required purpose (serverAuth) or
+  anyExtendedKeyUsage; absent means unrestricted (RFC 5280 §4.2.1.12);
+* CA certificates below the trust anchor must carry a subjectKeyIdentifier and
+  (unless self-issued) an authorityKeyIdentifier keyIdentifier (RFC 5280
+  §4.2.1.1, §4.2.1.2);
 * the end-entity key must be RSA of at least 2048 bits, ECDSA on P-256, P-384
-  or P-521, or Ed25519/Ed448 (cryptography checks only the keys that sign);
-  RSA moduli must be a multiple of 8 bits on the whole path (CA/B BR 6.1.5);
+  or P-521, or Ed25519/Ed448 (cryptography checks only the keys that sign
+  something); RSA moduli on the whole path must be a multiple of 8 bits
+  (CA/B BR 6.1.5);
 * a subject commonName that names one of the certificate's SAN identities
   must be a character-for-character copy of it (CA/B BR 7.1.4.3): no
   ``Example.COM`` for ``example.com``, no ``192.168.001.001`` for
   ``192.168.1.1``, no U-label for an A-label;
-* a self-signed trust anchor whose authorityKeyIdentifier contradicts its
-  own subjectKeyIdentifier is refused;
+* the subjectAltName, when present, is critical exactly when the subject is
+  empty (RFC 5280 §4.2.1.6, CA/B BR 7.1.2.7.12), as cryptography's server
+  profile requires;
+* a self-signed trust anchor whose authorityKeyIdentifier contradicts its own
+  subjectKeyIdentifier is refused;
 * every certificate on the returned path, the trust anchor included, is
   re-checked against the validation time (SPEC "Checks");
-* a self-signed endpoint certificate that is itself a trust anchor is
-  accepted as a path of one certificate even when it would fail the
-  end-entity profile (``cA=TRUE``, no AKI), as the agent's trust-store import
-  does; it must still be valid at the validation time, correctly self-signed
-  and allow the required EKU;
+* a self-signed endpoint certificate that is itself a trust anchor is a path of
+  one certificate even when it fails the end-entity profile (``cA=TRUE``, no
+  AKI), as the agent's trust-store import does; it must still be valid at the
+  validation time, correctly self-signed and allow the required EKU;
+* chains through a CA whose name constraints use directoryName subtrees, which
+  cryptography refuses as unsupported, are validated by pyhanko-certvalidator
+  instead (RFC 5280 §4.2.1.10, §6.1.3(b)-(c)), bounded to
+  :data:`PYHANKO_TIMEOUT` seconds, followed by certpolicy's own rules;
 * missing intermediates are fetched from the caIssuers URL when the policy's
   ``TrustSpec.aia_fetch`` allows it (:mod:`certpolicy.aia`);
 * every input is bounded: :func:`parse_chain` rejects more than
-  :data:`MAX_CHAIN_CERTS` certificates, certificates larger than
-  :data:`MAX_CERT_BYTES`, undecodable DER/PEM and duplicate extensions.
+  :data:`MAX_CHAIN_CERTS` certificates, chains over :data:`MAX_CHAIN_BYTES`,
+  certificates over :data:`MAX_CERT_BYTES`, undecodable DER/PEM and a leaf with
+  duplicate or unreadable extensions.
 
 Example::
 
@@ -57,6 +66,8 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime as _dt
 import ipaddress
 import re
@@ -68,8 +79,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
+    ClientVerifier,
     Criticality,
     ExtensionPolicy,
     PolicyBuilder,
@@ -77,7 +89,7 @@ from cryptography.x509.verification import (
 )
 
 from ..aia import AiaFetcher, AiaResult
-from ..errors import ChainError, MalformedInput, PolicyConfigError, describe_certificate
+from ..errors import ChainError, MalformedInput, PolicyConfigError
 from ..names import InvalidName, normalize_dns_name
 from ..policy import Policy, TrustSpec
 from ..trust import TrustAnchors, anchors_fingerprint, trust_anchors
@@ -88,6 +100,7 @@ __all__ = [
     "MAX_CERT_BYTES",
     "MAX_CHAIN_BYTES",
     "MAX_CHAIN_CERTS",
+    "PYHANKO_TIMEOUT",
     "ChainCheck",
     "parse_chain",
 ]
@@ -106,13 +119,16 @@ MAX_CHAIN_BYTES = 1024 * 1024
 #: Intermediates allowed between leaf and trust anchor when the policy sets no
 #: ``max_chain_depth`` (cryptography's default).
 DEFAULT_MAX_CHAIN_DEPTH = 8
-_MAX_DEPTH_LIMIT = 255
+#: Seconds granted to pyhanko-certvalidator for one chain (directoryName
+#: name constraints only); a slower answer is a rejection.
+PYHANKO_TIMEOUT = 0.5
 
+_MAX_DEPTH_LIMIT = 255
 _UTC = _dt.timezone.utc
 _ANY_EKU = ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
-_SAN_OID = ExtensionOID.SUBJECT_ALTERNATIVE_NAME
 _ALLOWED_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _DOTTED_QUAD = re.compile(r"^\d{1,4}(\.\d{1,4}){3}$")
+_DN_CONSTRAINT = "unsupported directoryName constraint"
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
     ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
@@ -135,6 +151,12 @@ def _subject(cert: x509.Certificate) -> str:
         return "<unparseable subject>"
 
 
+def _chain_error(
+    reason: str, cert: x509.Certificate | None, outcome: str = "invalid", **details: Any
+) -> ChainError:
+    return ChainError(reason, check="chain", outcome=outcome, certificate=cert, details=details or None)
+
+
 # ---------------------------------------------------------------------------
 # Input parsing
 # ---------------------------------------------------------------------------
@@ -144,17 +166,19 @@ def _malformed(reason: str, cert: x509.Certificate | None = None) -> MalformedIn
     return MalformedInput(reason, check="chain", outcome="malformed", certificate=cert)
 
 
-def _check_extensions(cert: x509.Certificate, where: str) -> None:
+def _extensions_problem(cert: x509.Certificate) -> str | None:
     try:
-        cert.extensions  # noqa: B018 - parses and caches every extension
+        cert.extensions  # noqa: B018 - parses (and caches) every extension
     except x509.DuplicateExtension as e:
-        raise _malformed(
-            f"{where}: duplicate extension {e.oid.dotted_string} "
-            f"({getattr(e.oid, '_name', '')}); RFC 5280 §4.2 allows each extension once",
-            cert,
-        ) from None
+        name = getattr(e.oid, "_name", "")
+        return (
+            f"duplicate extension {e.oid.dotted_string}"
+            f"{f' ({name})' if name and name != 'Unknown OID' else ''}; "
+            "RFC 5280 §4.2 allows each extension once"
+        )
     except (ValueError, x509.UnsupportedGeneralNameType) as e:
-        raise _malformed(f"{where}: unreadable extension ({e})", cert) from None
+        return f"unreadable extension ({e})"
+    return None
 
 
 def parse_chain(
@@ -168,23 +192,28 @@ def parse_chain(
 
     Args:
         items: DER certificates (``bytes``), PEM text (``bytes``; one item may
-            hold several certificates), or parsed certificates, leaf first, as
-            a TLS server sends them (RFC 8446 §4.4.2).
+            hold several certificates), or parsed certificates, leaf first, as a
+            TLS server sends them (RFC 8446 §4.4.2).
         max_certs: most certificates accepted (default :data:`MAX_CHAIN_CERTS`).
-        max_cert_bytes: largest DER size of one certificate, in bytes (default
-            :data:`MAX_CERT_BYTES`).
-        max_chain_bytes: largest total size of the items, in bytes (default
-            :data:`MAX_CHAIN_BYTES`).
+        max_cert_bytes: largest DER size of one certificate given as bytes, in
+            bytes (default :data:`MAX_CERT_BYTES`).
+        max_chain_bytes: largest total size of the byte items, in bytes
+            (default :data:`MAX_CHAIN_BYTES`).
 
     Returns:
-        the certificates, leaf first.
+        the certificates, leaf first. The leaf's extensions are parsed (and
+        cached on the object); the others' are left to the path builder, which
+        rejects a duplicate extension in any certificate it uses.
 
     Raises:
         MalformedInput: ``outcome="malformed"`` for an empty chain, more than
             ``max_certs`` certificates or ``max_chain_bytes`` bytes (nothing is
-            parsed then), an oversized item, undecodable DER or PEM, or a certificate whose extensions
-            cannot be read (duplicate extension, bad encoding). The message
-            names the position in the chain.
+            parsed then), an oversized item, undecodable DER or PEM, or a leaf
+            whose extensions cannot be read (duplicate extension, bad encoding).
+            The message names the position in the chain.
+
+    Certificate objects are taken as they are (their size was bounded where
+    they were parsed); only their number counts.
     """
     if items is None or len(items) == 0:
         raise _malformed("empty chain: no certificate was presented")
@@ -192,28 +221,16 @@ def parse_chain(
         raise _malformed(
             f"chain of {len(items)} certificates is longer than the limit of {max_certs}"
         )
-    total = sum(len(i) for i in items if isinstance(i, (bytes, bytearray, memoryview)))
+    total = sum(len(i) for i in items if not isinstance(i, x509.Certificate))
     if total > max_chain_bytes:
-        raise _malformed(
-            f"chain of {total} bytes is larger than the limit of {max_chain_bytes} bytes"
-        )
+        raise _malformed(f"chain of {total} bytes is larger than the limit of {max_chain_bytes} bytes")
     out: list[x509.Certificate] = []
     for i, item in enumerate(items):
         where = "leaf certificate" if i == 0 else f"certificate #{i} of the chain"
         if isinstance(item, x509.Certificate):
-            size = len(item.public_bytes(Encoding.DER))
-            if size > max_cert_bytes:
-                raise _malformed(
-                    f"{where}: {size} bytes is larger than the limit of {max_cert_bytes} bytes",
-                    item,
-                )
             certs = [item]
         elif isinstance(item, (bytes, bytearray, memoryview)):
             data = bytes(item)
-            if len(data) > max_cert_bytes * (max_certs if b"-----BEGIN" in data[:64] else 1):
-                raise _malformed(
-                    f"{where}: {len(data)} bytes is larger than the limit of {max_cert_bytes} bytes"
-                )
             if not data.strip():
                 raise _malformed(f"{where}: empty")
             if data.lstrip()[:10] == b"-----BEGIN":
@@ -230,6 +247,11 @@ def parse_chain(
                             c,
                         )
             else:
+                if len(data) > max_cert_bytes:
+                    raise _malformed(
+                        f"{where}: {len(data)} bytes is larger than the limit of "
+                        f"{max_cert_bytes} bytes"
+                    )
                 try:
                     certs = [x509.load_der_x509_certificate(data)]
                 except ValueError as e:
@@ -241,87 +263,96 @@ def parse_chain(
                 f"{where}: expected DER/PEM bytes or an x509.Certificate, got "
                 f"{type(item).__name__}"
             )
-        for c in certs:
-            _check_extensions(c, where)
-            out.append(c)
-            if len(out) > max_certs:
-                raise _malformed(
-                    f"chain of more than {max_certs} certificates is longer than the limit"
-                )
+        out.extend(certs)
+        if len(out) > max_certs:
+            raise _malformed(f"chain of more than {max_certs} certificates is longer than the limit")
+    problem = _extensions_problem(out[0])
+    if problem is not None:
+        raise _malformed(f"leaf certificate: {problem}", out[0])
     return out
 
 
 # ---------------------------------------------------------------------------
-# Extension policies (built once per required EKU)
+# Extension policies (built once per trust store and EKU)
 # ---------------------------------------------------------------------------
 
 
-def _ee_san_rule(_policy: Any, cert: x509.Certificate, san: Any) -> None:
-    # CA/B BR 7.1.2.7.12 / RFC 5280 §4.2.1.6: critical exactly when the subject
-    # is empty. The SAN itself is optional here (chain-only verification).
-    if san is None:
-        return
-    critical = cert.extensions.get_extension_for_oid(_SAN_OID).critical
-    empty = len(cert.subject) == 0
-    if empty and not critical:
-        raise ValueError(
-            "subjectAltName must be critical when the subject is empty (RFC 5280 §4.2.1.6)"
-        )
-    if critical and not empty:
-        raise ValueError(
-            "subjectAltName must not be critical when the subject is not empty "
-            "(CA/B BR 7.1.2.7.12)"
-        )
-
-
-def _eku_rule(required: x509.ObjectIdentifier, *, allow_any: bool, who: str) -> Callable[..., None]:
+def _eku_rule(required: x509.ObjectIdentifier, who: str) -> Callable[..., None]:
     def rule(_policy: Any, _cert: x509.Certificate, eku: Any) -> None:
         if eku is None:
             return  # absent: unrestricted (RFC 5280 §4.2.1.12)
         purposes = list(eku)
-        if required in purposes or (allow_any and _ANY_EKU in purposes):
+        if required in purposes or _ANY_EKU in purposes:
             return
         listed = ", ".join(_eku_name(p) for p in purposes) or "nothing"
         raise ValueError(
             f"required EKU {_eku_name(required)} not found in the {who} extKeyUsage "
-            f"(lists {listed}; RFC 5280 §4.2.1.12)"
+            f"(it lists {listed}; RFC 5280 §4.2.1.12)"
         )
 
     return rule
 
 
+def _ca_rules(anchors: TrustAnchors) -> tuple[Callable[..., None], Callable[..., None]]:
+    """subjectKeyIdentifier / authorityKeyIdentifier rules for CA certificates;
+    trust anchors are exempt (a root may lack them)."""
+
+    def ski_rule(_policy: Any, cert: x509.Certificate, ski: Any) -> None:
+        if ski is None and not anchors.contains(cert):
+            raise ValueError(
+                "CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 "
+                "requires in every CA certificate below the trust anchor"
+            )
+
+    def aki_rule(_policy: Any, cert: x509.Certificate, aki: Any) -> None:
+        if aki is None:
+            if cert.subject != cert.issuer and not anchors.contains(cert):
+                raise ValueError(
+                    "CA certificate has no authorityKeyIdentifier, which RFC 5280 §4.2.1.1 "
+                    "requires in every certificate that is not self-signed"
+                )
+            return
+        if aki.key_identifier is None:
+            raise ValueError(
+                "authorityKeyIdentifier must contain keyIdentifier (RFC 5280 §4.2.1.1)"
+            )
+
+    return ski_rule, aki_rule
+
+
 _policy_lock = threading.Lock()
-_policy_cache: dict[str | None, tuple[ExtensionPolicy, ExtensionPolicy]] = {}
 
 
-def _extension_policies(eku: x509.ObjectIdentifier | None) -> tuple[ExtensionPolicy, ExtensionPolicy]:
-    """(ca_policy, ee_policy) for a required EKU (``None``: any)."""
-    key = eku.dotted_string if eku is not None else None
-    with _policy_lock:
-        cached = _policy_cache.get(key)
+def _extension_policies(
+    anchors: TrustAnchors, eku: x509.ObjectIdentifier | None
+) -> tuple[ExtensionPolicy, ExtensionPolicy]:
+    """(ca_policy, ee_policy) for a trust store and a required EKU (``None``: any)."""
+    key = ("certpolicy.chain.policies", eku.dotted_string if eku is not None else None)
+    cached = anchors.extras.get(key)
     if cached is not None:
-        return cached
+        return cached  # type: ignore[return-value]
+    ski_rule, aki_rule = _ca_rules(anchors)
     ee = ExtensionPolicy.webpki_defaults_ee().may_be_present(
-        x509.SubjectAlternativeName, Criticality.AGNOSTIC, _ee_san_rule
+        x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
     )
-    ca = ExtensionPolicy.webpki_defaults_ca()
+    ca = (
+        ExtensionPolicy.webpki_defaults_ca()
+        .may_be_present(x509.SubjectKeyIdentifier, Criticality.NON_CRITICAL, ski_rule)
+        .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, aki_rule)
+    )
     if eku is not None:
         ee = ee.may_be_present(
-            x509.ExtendedKeyUsage,
-            Criticality.NON_CRITICAL,
-            _eku_rule(eku, allow_any=True, who="end-entity certificate's"),
+            x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _eku_rule(eku, "end-entity certificate's")
         )
         ca = ca.may_be_present(
-            x509.ExtendedKeyUsage,
-            Criticality.NON_CRITICAL,
-            _eku_rule(eku, allow_any=True, who="CA certificate's"),
+            x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _eku_rule(eku, "CA certificate's")
         )
     else:
         ee = ee.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
         ca = ca.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
     with _policy_lock:
-        _policy_cache[key] = (ca, ee)
-    return ca, ee
+        anchors.extras.setdefault(key, (ca, ee))
+        return anchors.extras[key]  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------
@@ -333,7 +364,7 @@ def _validity_problem(cert: x509.Certificate, at: _dt.datetime) -> tuple[str, st
     nb = cert.not_valid_before_utc
     na = cert.not_valid_after_utc
     if at < nb:
-        return "not-yet-valid", f"not valid before {nb.isoformat()} (validation time {at.isoformat()})"
+        return "not-yet-valid", f"is not valid before {nb.isoformat()} (validation time {at.isoformat()})"
     if at > na:
         return "expired", f"expired at {na.isoformat()} (validation time {at.isoformat()})"
     return None
@@ -348,9 +379,7 @@ def _key_problem(cert: x509.Certificate, *, leaf: bool) -> str | None:
         if leaf and key.key_size < 2048:
             return f"RSA key of {key.key_size} bits is weaker than 2048 bits (CA/B BR 6.1.5)"
         if key.key_size % 8:
-            return (
-                f"RSA modulus of {key.key_size} bits is not a multiple of 8 bits (CA/B BR 6.1.5)"
-            )
+            return f"RSA modulus of {key.key_size} bits is not a multiple of 8 bits (CA/B BR 6.1.5)"
         return None
     if not leaf:
         return None  # CA keys are checked by cryptography when they sign
@@ -363,7 +392,8 @@ def _key_problem(cert: x509.Certificate, *, leaf: bool) -> str | None:
         )
     if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         return None
-    return f"{type(key).__name__.replace('PublicKey', '')} keys are not allowed in a TLS certificate (CA/B BR 6.1.5)"
+    kind = type(key).__name__.replace("PublicKey", "").lstrip("_") or "this"
+    return f"{kind} keys are not allowed in a TLS server certificate (CA/B BR 6.1.5)"
 
 
 def _lenient_ipv4(text: str) -> list[ipaddress.IPv4Address]:
@@ -381,48 +411,56 @@ def _lenient_ipv4(text: str) -> list[ipaddress.IPv4Address]:
     return out
 
 
-def _cn_problem(cert: x509.Certificate) -> str | None:
+def _leaf_name_problem(cert: x509.Certificate) -> str | None:
+    """subjectAltName criticality and subject CN consistency of the leaf."""
     try:
-        cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    except Exception:  # pragma: no cover - unparseable subject
-        return None
-    if not cns:
-        return None
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san_ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return None
-    dns = [d for d in san.get_values_for_type(x509.DNSName)]
-    ips = [i for i in san.get_values_for_type(x509.IPAddress) if not isinstance(i, ipaddress._BaseNetwork)]
-    dns_keys: dict[str, str] = {}
-    for d in dns:
-        try:
-            dns_keys.setdefault(normalize_dns_name(d, allow_wildcard=True), d)
-        except InvalidName:
-            continue
+    empty_subject = len(cert.subject) == 0
+    if empty_subject and not san_ext.critical:
+        return "subjectAltName must be critical when the subject is empty (RFC 5280 §4.2.1.6)"
+    if san_ext.critical and not empty_subject:
+        return (
+            "subjectAltName must not be critical when the subject is not empty "
+            "(RFC 5280 §4.2.1.6, CA/B BR 7.1.2.7.12)"
+        )
+    cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if not cns:
+        return None
+    san = san_ext.value
+    dns = san.get_values_for_type(x509.DNSName)
+    ips = san.get_values_for_type(x509.IPAddress)
+    ip_texts = {str(ip) for ip in ips}
+    dns_keys: dict[str, str] | None = None
     for cn in cns:
-        if not isinstance(cn, str):
-            continue
-        if cn in dns or any(cn == str(ip) for ip in ips):
-            continue  # a character-for-character copy
+        if not isinstance(cn, str) or cn in dns or cn in ip_texts:
+            continue  # absent or a character-for-character copy
+        text = cn.strip()
         readings: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
         try:
-            readings.append(ipaddress.ip_address(cn.strip()))
+            readings.append(ipaddress.ip_address(text))
         except ValueError:
-            readings.extend(_lenient_ipv4(cn.strip()))
-        for r in readings:
-            for ip in ips:
-                if r == ip:
-                    return (
-                        f"subject commonName {cn!r} names the iPAddress SAN {str(ip)!r} but is not "
-                        "its canonical text form (CA/B BR 7.1.4.3; RFC 3986 §3.2.2, RFC 5952 §4)"
-                    )
+            readings.extend(_lenient_ipv4(text))
         if readings:
+            for r in readings:
+                if r in ips:
+                    return (
+                        f"subject commonName {cn!r} names the iPAddress SAN {str(r)!r} but is not "
+                        "its canonical text (CA/B BR 7.1.4.3; RFC 3986 §3.2.2, RFC 5952 §4)"
+                    )
             continue
         try:
-            key = normalize_dns_name(cn, allow_wildcard=True)
+            key = normalize_dns_name(text, allow_wildcard=True)
         except InvalidName:
             continue
+        if dns_keys is None:
+            dns_keys = {}
+            for d in dns:
+                try:
+                    dns_keys.setdefault(normalize_dns_name(d, allow_wildcard=True), d)
+                except InvalidName:
+                    continue
         if key in dns_keys:
             return (
                 f"subject commonName {cn!r} names the dNSName SAN {dns_keys[key]!r} but is not a "
@@ -434,43 +472,21 @@ def _cn_problem(cert: x509.Certificate) -> str | None:
 def _anchor_problem(anchor: x509.Certificate) -> str | None:
     if anchor.subject != anchor.issuer:
         return None
+    exts = anchor.extensions
     try:
-        ski = anchor.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-        aki = anchor.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        ski = exts.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        aki = exts.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     except x509.ExtensionNotFound:
         return None
     if aki.key_identifier is not None and aki.key_identifier != ski:
         return (
-            "self-signed trust anchor's authorityKeyIdentifier does not match its own "
+            "self-signed, but its authorityKeyIdentifier does not match its own "
             "subjectKeyIdentifier (RFC 5280 §4.2.1.1)"
         )
     return None
 
 
-def _intermediate_problem(cert: x509.Certificate) -> str | None:
-    exts = cert.extensions
-    try:
-        exts.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except x509.ExtensionNotFound:
-        return (
-            "CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 requires "
-            "in every CA certificate below the trust anchor"
-        )
-    if cert.subject == cert.issuer:
-        return None  # self-issued: AKI optional (RFC 5280 §4.2.1.1)
-    try:
-        aki = exts.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        aki = None
-    if aki is None or aki.key_identifier is None:
-        return (
-            "CA certificate has no authorityKeyIdentifier keyIdentifier, which RFC 5280 "
-            "§4.2.1.1 requires in every certificate that is not self-signed"
-        )
-    return None
-
-
-def _eku_allows(cert: x509.Certificate, eku: x509.ObjectIdentifier | None) -> str | None:
+def _eku_problem(cert: x509.Certificate, eku: x509.ObjectIdentifier | None) -> str | None:
     if eku is None:
         return None
     try:
@@ -480,7 +496,7 @@ def _eku_allows(cert: x509.Certificate, eku: x509.ObjectIdentifier | None) -> st
     if eku in purposes or _ANY_EKU in purposes:
         return None
     listed = ", ".join(_eku_name(p) for p in purposes) or "nothing"
-    return f"required EKU {_eku_name(eku)} not found in extKeyUsage (lists {listed}; RFC 5280 §4.2.1.12)"
+    return f"required EKU {_eku_name(eku)} not found in extKeyUsage (it lists {listed}; RFC 5280 §4.2.1.12)"
 
 
 def _self_signed(cert: x509.Certificate) -> bool:
@@ -491,6 +507,59 @@ def _self_signed(cert: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+def _role(i: int, n: int) -> str:
+    if i == 0:
+        return "leaf"
+    return "trust anchor" if i == n - 1 else "intermediate"
+
+
+# ---------------------------------------------------------------------------
+# pyhanko-certvalidator for directoryName name constraints
+# ---------------------------------------------------------------------------
+
+_pyhanko_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pyhanko_lock = threading.Lock()
+
+
+def _pyhanko_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _pyhanko_pool
+    with _pyhanko_lock:
+        if _pyhanko_pool is None:
+            _pyhanko_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=2, thread_name_prefix="certpolicy-pyhanko"
+            )
+        return _pyhanko_pool
+
+
+def _pyhanko_validate(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    at: _dt.datetime,
+) -> list[bytes]:
+    """Run pyhanko's RFC 5280 path validation; return the path's DER, leaf first."""
+    from asn1crypto import x509 as ax
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.authority import CertTrustAnchor
+
+    def der(c: x509.Certificate) -> Any:
+        return ax.Certificate.load(c.public_bytes(Encoding.DER))
+
+    context = ValidationContext(
+        trust_roots=[CertTrustAnchor(der(a), derive_default_quals_from_cert=True) for a in anchors],
+        moment=at,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        weak_hash_algos={"md2", "md5", "sha1"},
+    )
+    validator = CertificateValidator(
+        der(leaf), intermediate_certs=[der(c) for c in intermediates], validation_context=context
+    )
+    path = asyncio.run(validator.async_validate_path())
+    certs = [c.dump() for c in path.iter_certs(include_root=True)]
+    return certs[::-1]
 
 
 # ---------------------------------------------------------------------------
@@ -530,25 +599,25 @@ class ChainCheck:
     Args:
         trust: where the trust anchors come from (:class:`~certpolicy.policy.TrustSpec`:
             system store, extra PEM files or folders, caIssuers fetching). ``None``:
-            use ``anchors`` alone when given, else the policy's ``trust`` (in
+            ``anchors`` alone when given, else the policy's ``trust`` (in
             :meth:`run`, or :meth:`check` with ``policy=``), else the system store.
         anchors: extra trust anchors as certificate objects (added to ``trust``).
-        max_chain_depth: most intermediates between leaf and anchor (0-255);
-            ``None``: the policy's ``max_chain_depth``, else
+        max_chain_depth: most intermediates between leaf and trust anchor
+            (0-255); ``None``: the policy's ``max_chain_depth``, else
             :data:`DEFAULT_MAX_CHAIN_DEPTH`.
-        eku: the extended key usage the leaf must allow (serverAuth by default;
-            anyExtendedKeyUsage and an absent extension allow everything);
-            ``None`` disables the EKU rule.
+        eku: the extended key usage the certificates must allow (serverAuth by
+            default; anyExtendedKeyUsage and an absent extension allow every
+            purpose); ``None`` disables the EKU rule.
         aia_fetcher: the :class:`certpolicy.aia.AiaFetcher` (and its cache) used
             when the trust spec has ``aia_fetch = true``; default: a private one.
 
     Raises:
         PolicyConfigError: ``max_chain_depth`` out of range.
 
-    The Store behind each trust spec is built once and cached (bounded,
-    thread-safe, re-read when the files change); extension policies are built
-    once per EKU. The verifier itself is rebuilt per call, because
-    cryptography fixes the validation time in it (about 2 µs). An instance is
+    The trust store behind each trust spec is built once and cached (bounded,
+    thread-safe, re-read when its files change), and so are the extension
+    policies per trust store. The verifier itself is rebuilt per call, because
+    cryptography fixes the validation time in it (about 2 µs). One instance is
     safe to share between threads; no lock is held during verification.
     """
 
@@ -569,8 +638,7 @@ class ChainCheck:
         self.max_chain_depth = _valid_depth(max_chain_depth)
         self.eku = eku
         self.aia = aia_fetcher or AiaFetcher()
-        self._ca_policy, self._ee_policy = _extension_policies(eku)
-        self._anchors_key = anchors_fingerprint(self.anchors)
+        self._anchors_key = anchors_fingerprint(self.anchors) if trust is not None else b""
         self._own: TrustAnchors | None = (
             TrustAnchors.from_certificates(self.anchors) if self.anchors and trust is None else None
         )
@@ -581,7 +649,7 @@ class ChainCheck:
             f"max_chain_depth={self.max_chain_depth!r}, eku={self.eku!r})"
         )
 
-    # -- configuration resolution ------------------------------------------------
+    # -- configuration ------------------------------------------------------------
 
     def _trust_for(self, policy: Policy | None) -> tuple[TrustAnchors, TrustSpec | None]:
         if self._own is not None:
@@ -592,9 +660,7 @@ class ChainCheck:
         try:
             return trust_anchors(spec, self.anchors, anchors_key=self._anchors_key), spec
         except PolicyConfigError as e:
-            raise ChainError(
-                f"trust anchors unavailable: {e}", check="chain", outcome="no-trust-anchors"
-            ) from None
+            raise _chain_error(f"trust anchors unavailable: {e}", None, "no-trust-anchors") from None
 
     def _depth_for(self, policy: Policy | None) -> int:
         if self.max_chain_depth is not None:
@@ -615,12 +681,12 @@ class ChainCheck:
         allow_network: bool = True,
         deadline: float | None = None,
     ) -> list[x509.Certificate]:
-        """Validate ``chain`` and return the certification path.
+        """Validate ``chain`` and return its certification path.
 
         Args:
             chain: the presented chain, leaf first (certificate objects, or DER /
-                PEM bytes, see :func:`parse_chain`). Order and extras beyond the
-                leaf do not matter: they are untrusted candidates.
+                PEM bytes, see :func:`parse_chain`). The order of the others and
+                extra certificates do not matter: they are untrusted candidates.
             host: the server name, only for error messages (hostname matching
                 is :class:`~certpolicy.checks.hostname.HostnameCheck`'s job).
             at: validation time (aware ``datetime``; naive means UTC); default now.
@@ -631,10 +697,12 @@ class ChainCheck:
             deadline: ``time.monotonic()`` value bounding caIssuers fetches.
 
         Returns:
-            the validated path ``[leaf, intermediate..., trust anchor]``.
+            the validated path ``[leaf, intermediate..., trust anchor]`` (one
+            element when the leaf is itself a trust anchor).
 
         Raises:
-            MalformedInput: the chain cannot be parsed or breaks a size limit.
+            MalformedInput: the chain cannot be parsed or breaks a size limit,
+                or a certificate of it has duplicate/unreadable extensions.
             ChainError: no valid path; ``outcome`` is ``"expired"``,
                 ``"not-yet-valid"``, ``"unknown-issuer"``, ``"no-trust-anchors"``
                 or ``"invalid"`` (signature, constraint, profile or key rule);
@@ -663,8 +731,8 @@ class ChainCheck:
         ``ctx.allow_network`` and ``ctx.deadline``; sets ``ctx.verified_path``.
 
         Returns:
-            ``CheckResult("chain", "ok", ..., data={"path": [subject, ...],
-            "trust_anchor": subject, "aia_fetched": [url, ...]})``.
+            ``CheckResult("chain", "ok", detail, data={"path": [subject, ...],
+            "trust_anchor": subject})``.
 
         Raises:
             ChainError / MalformedInput: as :meth:`check`, carrying the policy
@@ -681,7 +749,7 @@ class ChainCheck:
         ctx.verified_path = path
         subjects = [_subject(c) for c in path]
         detail = (
-            f"certification path of {len(path)} certificate(s) to trust anchor {subjects[-1]!r}"
+            f"certification path of {len(path)} certificates to trust anchor {subjects[-1]!r}"
             if len(path) > 1
             else f"the certificate is itself a trust anchor ({subjects[0]!r})"
         )
@@ -694,13 +762,14 @@ class ChainCheck:
 
     # -- the work -----------------------------------------------------------------
 
-    def _verifier(self, anchors: TrustAnchors, depth: int, at: _dt.datetime) -> Any:
+    def _verifier(self, anchors: TrustAnchors, depth: int, at: _dt.datetime) -> ClientVerifier:
+        ca_policy, ee_policy = _extension_policies(anchors, self.eku)
         return (
             PolicyBuilder()
-            .store(anchors.store)
+            .store(anchors.store)  # type: ignore[arg-type]
             .time(at.replace(tzinfo=None))
             .max_chain_depth(depth)
-            .extension_policies(ca_policy=self._ca_policy, ee_policy=self._ee_policy)
+            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
             .build_client_verifier()
         )
 
@@ -718,116 +787,156 @@ class ChainCheck:
         leaf = certs[0]
         if anchors.store is None:
             where = ", ".join(anchors.sources) or "nowhere"
-            raise ChainError(
+            raise _chain_error(
                 "no trust anchors: the policy trusts no certificate "
                 f"(searched: {where}); set trust.system or trust.extra",
-                check="chain",
-                outcome="no-trust-anchors",
-                certificate=leaf,
+                leaf,
+                "no-trust-anchors",
             )
         verifier = self._verifier(anchors, depth, at)
-        intermediates = certs[1:]
-        aia: AiaResult | None = None
+        candidates = certs[1:]
         try:
-            path = list(verifier.verify(leaf, intermediates).chain)
+            path = verifier.verify(leaf, candidates).chain
         except VerificationError as first:
-            error: VerificationError = first
-            path = []
-            if spec is not None and spec.aia_fetch:
-
-                def has_issuer(c: x509.Certificate) -> bool:
-                    return anchors.may_issue(c)
-
-                aia = self.aia.chase(
-                    certs,
-                    has_issuer,
-                    limits=spec.aia_limits,
-                    deadline=deadline,
-                    allow_network=allow_network,
-                )
-                if aia.certificates:
-                    try:
-                        path = list(
-                            verifier.verify(leaf, intermediates + list(aia.certificates)).chain
-                        )
-                    except VerificationError as second:
-                        error = second
-            if not path:
-                direct = self._direct_trust(leaf, anchors, at)
-                if direct is None:
-                    raise self._explain(error, certs, anchors, at, aia) from None
-                path = direct
+            path = self._recover(
+                first, verifier, certs, anchors, spec, depth, at, allow_network, deadline
+            )
         self._post_checks(path, at)
+        return path
+
+    def _recover(
+        self,
+        error: VerificationError,
+        verifier: ClientVerifier,
+        certs: list[x509.Certificate],
+        anchors: TrustAnchors,
+        spec: TrustSpec | None,
+        depth: int,
+        at: _dt.datetime,
+        allow_network: bool,
+        deadline: float | None,
+    ) -> list[x509.Certificate]:
+        """After a failed verification: fetch missing intermediates, try
+        pyhanko for directoryName constraints, accept a pinned self-signed
+        leaf, or explain the failure."""
+        leaf, candidates = certs[0], certs[1:]
+        aia: AiaResult | None = None
+        if spec is not None and spec.aia_fetch:
+            aia = self.aia.chase(
+                certs,
+                anchors.may_issue,
+                limits=spec.aia_limits,
+                deadline=deadline,
+                allow_network=allow_network,
+            )
+            if aia.certificates:
+                candidates = [*candidates, *aia.certificates]
+                try:
+                    return verifier.verify(leaf, candidates).chain
+                except VerificationError as second:
+                    error = second
+        if _DN_CONSTRAINT in str(error):
+            return self._pyhanko_path(leaf, candidates, anchors, depth, at, error)
+        direct = self._direct_trust(leaf, anchors, at)
+        if direct is not None:
+            return direct
+        raise self._explain(error, certs, anchors, at, aia)
+
+    def _pyhanko_path(
+        self,
+        leaf: x509.Certificate,
+        candidates: Sequence[x509.Certificate],
+        anchors: TrustAnchors,
+        depth: int,
+        at: _dt.datetime,
+        error: VerificationError,
+    ) -> list[x509.Certificate]:
+        """Validate with pyhanko-certvalidator (directoryName name constraints)."""
+        if len(candidates) > 16:
+            raise _chain_error(
+                f"a CA on the path uses directoryName name constraints, validated by "
+                f"pyhanko-certvalidator only for up to 16 candidate certificates "
+                f"(got {len(candidates)}); cryptography: {_clean(str(error))}",
+                leaf,
+            )
+        issuers = {c.issuer.public_bytes() for c in (leaf, *candidates)}
+        relevant = [a for a in anchors.certificates if a.subject.public_bytes() in issuers]
+        future = _pyhanko_executor().submit(_pyhanko_validate, leaf, candidates, relevant, at)
+        try:
+            ders = future.result(timeout=PYHANKO_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise _chain_error(
+                f"path validation with directoryName name constraints took longer than "
+                f"{PYHANKO_TIMEOUT} s (pyhanko-certvalidator); refusing",
+                leaf,
+            ) from None
+        except Exception as e:
+            raise _chain_error(
+                f"no valid certification path from {_subject(leaf)!r} to a trust anchor "
+                f"(RFC 5280 §6.1, directoryName name constraints checked by "
+                f"pyhanko-certvalidator): {e}",
+                leaf,
+            ) from None
+        by_der = {c.public_bytes(Encoding.DER): c for c in (leaf, *candidates, *anchors.certificates)}
+        path = [by_der[d] for d in ders if d in by_der]
+        if len(path) != len(ders) or not path or path[0] != leaf:
+            raise _chain_error("pyhanko-certvalidator returned an unknown certification path", leaf)
+        intermediates = [c for c in path[1:-1] if c.subject != c.issuer]
+        if len(intermediates) > depth:
+            raise _chain_error(
+                f"certification path has {len(intermediates)} intermediates, more than the "
+                f"maximum depth of {depth}",
+                leaf,
+            )
+        for problem in (_eku_problem(leaf, self.eku), _leaf_profile_problem(leaf)):
+            if problem is not None:
+                raise _chain_error(f"leaf certificate {_subject(leaf)!r}: {problem}", leaf)
         return path
 
     def _direct_trust(
         self, leaf: x509.Certificate, anchors: TrustAnchors, at: _dt.datetime
     ) -> list[x509.Certificate] | None:
-        """A self-signed endpoint certificate that is itself an anchor."""
-        if not anchors.contains(leaf) or not _self_signed(leaf):
-            return None
-        if leaf.serial_number <= 0:
+        """A self-signed endpoint certificate that is itself a trust anchor."""
+        if not anchors.contains(leaf) or not _self_signed(leaf) or leaf.serial_number <= 0:
             return None
         problem = _validity_problem(leaf, at)
         if problem is not None:
-            raise ChainError(
-                f"the certificate is a trust anchor but {problem[1]} (SPEC: the trust anchor "
-                "must be valid too)",
-                check="chain",
-                outcome=problem[0],
-                certificate=leaf,
+            raise _chain_error(
+                f"the certificate is a trust anchor but {problem[1]}; the trust anchor must be "
+                "valid too (SPEC)",
+                leaf,
+                problem[0],
             )
-        eku_problem = _eku_allows(leaf, self.eku)
+        eku_problem = _eku_problem(leaf, self.eku)
         if eku_problem is not None:
-            raise ChainError(
-                f"the certificate is a trust anchor but {eku_problem}",
-                check="chain",
-                outcome="invalid",
-                certificate=leaf,
-            )
+            raise _chain_error(f"the certificate is a trust anchor but {eku_problem}", leaf)
         return [leaf]
 
     def _post_checks(self, path: list[x509.Certificate], at: _dt.datetime) -> None:
-        leaf = path[0]
+        n = len(path)
         for i, cert in enumerate(path):
-            role = "leaf" if i == 0 else ("trust anchor" if i == len(path) - 1 else "intermediate")
             problem = _validity_problem(cert, at)
             if problem is not None:
-                raise ChainError(
-                    f"{role} certificate {_subject(cert)!r} {problem[1]}",
-                    check="chain",
-                    outcome=problem[0],
-                    certificate=cert,
+                raise _chain_error(
+                    f"{_role(i, n)} certificate {_subject(cert)!r} {problem[1]} "
+                    "(RFC 5280 §6.1.3(a)(2); SPEC: the trust anchor included)",
+                    cert,
+                    problem[0],
                 )
-            if 0 < i < len(path) - 1:
-                inter_problem = _intermediate_problem(cert)
-                if inter_problem is not None:
-                    raise ChainError(
-                        f"intermediate certificate {_subject(cert)!r}: {inter_problem}",
-                        check="chain",
-                        outcome="invalid",
-                        certificate=cert,
-                    )
             key_problem = _key_problem(cert, leaf=i == 0)
             if key_problem is not None:
-                raise ChainError(
-                    f"{role} certificate {_subject(cert)!r}: {key_problem}",
-                    check="chain",
-                    outcome="invalid",
-                    certificate=cert,
-                )
-        cn_problem = _cn_problem(leaf)
-        if cn_problem is not None:
-            raise ChainError(cn_problem, check="chain", outcome="invalid", certificate=leaf)
-        if len(path) > 1:
-            anchor_problem = _anchor_problem(path[-1])
-            if anchor_problem is not None:
-                raise ChainError(
-                    f"trust anchor {_subject(path[-1])!r}: {anchor_problem}",
-                    check="chain",
-                    outcome="invalid",
-                    certificate=path[-1],
-                )
+                raise _chain_error(f"{_role(i, n)} certificate {_subject(cert)!r}: {key_problem}", cert)
+        leaf = path[0]
+        try:
+            leaf_problem = _leaf_name_problem(leaf)
+            anchor_problem = _anchor_problem(path[-1]) if n > 1 else None
+        except (ValueError, x509.DuplicateExtension) as e:
+            raise _chain_error(f"unreadable extension on the certification path ({e})", leaf) from None
+        if leaf_problem is not None:
+            raise _chain_error(f"leaf certificate {_subject(leaf)!r}: {leaf_problem}", leaf)
+        if anchor_problem is not None:
+            raise _chain_error(f"trust anchor {_subject(path[-1])!r}: {anchor_problem}", path[-1])
 
     def _explain(
         self,
@@ -836,62 +945,68 @@ class ChainCheck:
         anchors: TrustAnchors,
         at: _dt.datetime,
         aia: AiaResult | None,
-    ) -> ChainError:
+    ) -> ChainError | MalformedInput:
         leaf = certs[0]
         msg = _clean(str(error))
+        for i, c in enumerate(certs):
+            problem = _extensions_problem(c)
+            if problem is not None:
+                return _malformed(f"certificate #{i} of the chain: {problem}", c)
         problem = _validity_problem(leaf, at)
         if problem is not None:
-            return ChainError(
-                f"leaf certificate {problem[1]}; RFC 5280 §6.1.3(a)(2)",
-                check="chain",
-                outcome=problem[0],
-                certificate=leaf,
-                details={"cryptography": msg},
+            return _chain_error(
+                f"leaf certificate {_subject(leaf)!r} {problem[1]} (RFC 5280 §6.1.3(a)(2))",
+                leaf,
+                problem[0],
+                cryptography=msg,
             )
-        subjects = {c.subject.public_bytes() for c in certs}
+        pool = [*certs, *(aia.certificates if aia is not None else ())]
+        subjects = {c.subject.public_bytes() for c in pool}
         missing = [
-            c
-            for c in certs
-            if c.issuer.public_bytes() not in subjects and not anchors.may_issue(c)
+            c for c in pool if c.issuer.public_bytes() not in subjects and not anchors.may_issue(c)
         ]
-        if aia is not None:
-            subjects |= {c.subject.public_bytes() for c in aia.certificates}
-            missing = [
-                c
-                for c in (*certs, *aia.certificates)
-                if c.issuer.public_bytes() not in subjects and not anchors.may_issue(c)
-            ]
-        details: dict[str, Any] = {"cryptography": msg}
-        if missing and (leaf in missing or len(certs) == 1 or not anchors.may_issue(certs[-1])):
+        if missing and not any(anchors.may_issue(c) for c in pool):
             top = missing[0]
             reason = (
-                f"unknown issuer: the issuer {top.issuer.rfc4514_string()!r} of "
-                f"{_subject(top)!r} is neither presented by the server nor a trust anchor"
+                f"unknown issuer: {_subject(top)!r} is issued by "
+                f"{top.issuer.rfc4514_string()!r}, which is neither presented by the server "
+                "nor a trust anchor"
             )
             if aia is not None:
                 reason += f" (caIssuers: {aia.describe()})"
-                details["aia"] = [list(e) for e in aia.errors]
             else:
                 reason += " (RFC 5280 §6.1; the server may be missing an intermediate)"
-            return ChainError(
-                reason, check="chain", outcome="unknown-issuer", certificate=top, details=details
-            )
+            return _chain_error(reason, top, "unknown-issuer", cryptography=msg)
         hints = []
+        outcome = "invalid"
         for c in certs[1:]:
             p = _validity_problem(c, at)
             if p is not None:
                 hints.append(f"presented certificate {_subject(c)!r} {p[1]}")
+                if "not valid at validation time" in msg and outcome == "invalid":
+                    outcome = p[0]
+        if outcome == "invalid" and "not valid at validation time" in msg:
+            outcome = "expired"
         reason = f"no valid certification path from {_subject(leaf)!r} to a trust anchor: {msg}"
         if hints:
             reason += "; " + "; ".join(hints)
         if aia is not None and aia.errors:
             reason += f" (caIssuers: {aia.describe()})"
-        outcome = "invalid"
-        if "not valid at validation time" in msg:
-            outcome = "expired"
-            for c in certs[1:]:
-                p = _validity_problem(c, at)
-                if p is not None:
-                    outcome = p[0]
-                    break
-        return ChainError(reason, check="chain", outcome=outcome, certificate=leaf, details=details)
+        return _chain_error(reason, leaf, outcome, cryptography=msg)
+
+
+
+def _leaf_profile_problem(leaf: x509.Certificate) -> str | None:
+    """The end-entity rules cryptography applies, for paths validated by pyhanko."""
+    exts = leaf.extensions
+    try:
+        if exts.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return "basicConstraints.cA must not be asserted in an end-entity certificate"
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        if exts.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+            return "keyUsage must not assert keyCertSign in an end-entity certificate"
+    except x509.ExtensionNotFound:
+        pass
+    return None

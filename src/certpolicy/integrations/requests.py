@@ -43,15 +43,27 @@ class PolicyAdapter(HTTPAdapter):
     Args:
         ctx: the :class:`~certpolicy.context.PolicySSLContext`.
         pin_addresses: resolve and pin the peer address per request (default ``True``).
+        addresses: static name -> address map used before DNS (curl ``--resolve``).
         **kwargs: :class:`HTTPAdapter` arguments (``pool_connections``, ``max_retries`` ...).
     """
 
-    def __init__(self, ctx: PolicySSLContext, *, pin_addresses: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        ctx: PolicySSLContext,
+        *,
+        pin_addresses: bool = True,
+        addresses: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.certpolicy_context = ctx
         self._pin = pin_addresses
         super().__init__(**kwargs)
         self.router = PolicyRouter(
-            ctx, pin_addresses=pin_addresses, maxsize=getattr(self, "_pool_maxsize", 10), block=getattr(self, "_pool_block", False)
+            ctx,
+            pin_addresses=pin_addresses,
+            addresses=addresses,
+            maxsize=getattr(self, "_pool_maxsize", 10),
+            block=getattr(self, "_pool_block", False),
         )
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:

@@ -80,12 +80,22 @@ class PolicyRouter:
         ctx: the certpolicy SSL context.
         pin_addresses: resolve host names here and connect to that address
             (default ``True``).
+        addresses: a static name -> address map consulted before DNS (like
+            curl's ``--resolve``), e.g. ``{"api.corp.example": "10.1.2.3"}``.
         **pool_kwargs: passed to every :class:`urllib3.PoolManager`.
     """
 
-    def __init__(self, ctx: PolicySSLContext, *, pin_addresses: bool = True, **pool_kwargs: Any) -> None:
+    def __init__(
+        self,
+        ctx: PolicySSLContext,
+        *,
+        pin_addresses: bool = True,
+        addresses: dict[str, str] | None = None,
+        **pool_kwargs: Any,
+    ) -> None:
         self.ctx = ctx
         self.pin_addresses = pin_addresses
+        self.addresses = {k.lower().rstrip("."): v for k, v in (addresses or {}).items()}
         self.pool_kwargs = pool_kwargs
         self._managers: collections.OrderedDict[tuple[str, str | None], urllib3.PoolManager] = collections.OrderedDict()
         self._lock = threading.Lock()
@@ -97,7 +107,7 @@ class PolicyRouter:
         port = u.port or (443 if u.scheme == "https" else 80)
         pinned = None
         if u.scheme == "https" and self.pin_addresses and not proxied:
-            pinned = _resolve_address(host, port)
+            pinned = self.addresses.get(host.lower().rstrip(".")) or _resolve_address(host, port)
         res = self.ctx.resolver.resolve(url=url, peer_ip=pinned if pinned else None)
         key = (res.policy.name, pinned)
         with self._lock:
