@@ -530,6 +530,18 @@ def identity_for(tmp_path: Path, leaf: IssuedCert, *, send_chain: bool = True) -
     return ClientIdentity.from_files(paths.chain if send_chain else paths.cert, paths.key)
 
 
+def lint_client_cli(tmp_path: Path, server: MtlsServer, identity: ClientIdentity) -> tuple[int, list[str]]:
+    """Run ``certpolicy lint-client`` on what the client will present."""
+    from click.testing import CliRunner
+
+    from certpolicy.cli import main
+
+    (tmp_path / "presented.pem").write_bytes(identity.chain_pem)
+    result = CliRunner().invoke(main, ["lint-client", str(tmp_path / "presented.pem"), "--key",
+                                       str(tmp_path / "id.key"), "--trust", str(server.root_file), "--json"])
+    return result.exit_code, [f["code"] for f in json.loads(result.stdout)["findings"]]
+
+
 @dataclass
 class Bad:
     name: str
@@ -557,6 +569,7 @@ def test_private_pki_client_certificate_gets_200(tmp_path: Path, nginx_mtls: Mtl
     identity = identity_for(tmp_path, leaf)
     assert lint_client_certificate(identity.cert, identity.chain, key=identity.key,
                                    trust_roots=[nginx_mtls.root.cert]).verdict == "ok"
+    assert lint_client_cli(tmp_path, nginx_mtls, identity) == (0, [])
     response = getter(nginx_mtls.url, client_context(nginx_mtls, identity))  # type: ignore[operator]
     assert response.status_code == 200
     assert "CN=mid-01.acme.example" in response.text
@@ -569,10 +582,11 @@ def test_unusable_client_certificate_is_flagged_by_lint_then_refused_with_400(
 ) -> None:
     leaf, send_chain = bad_leaf(nginx_mtls, case.name)
     identity = identity_for(tmp_path, leaf, send_chain=send_chain)
-    # Before any connection: the lint says why the server will refuse it.
+    # Before any connection: the lint (function and command) says why the server will refuse it.
     report = lint_client_certificate(identity.cert, identity.chain, key=identity.key,
                                      trust_roots=[nginx_mtls.root.cert])
     assert report.verdict == "error" and case.code in report.codes
+    assert lint_client_cli(tmp_path, nginx_mtls, identity) == (1, report.codes)
     # Then the real server: 400 with nginx's SSL certificate error page.
     response = getter(nginx_mtls.url, client_context(nginx_mtls, identity))  # type: ignore[operator]
     assert response.status_code == 400

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+
 from _ocsp_support import (
     AT,
     FAST_LIMITS,
@@ -27,7 +28,6 @@ from _ocsp_support import (
     policy,
     responder_cert,
 )
-
 from certpolicy.checks.crl import CrlCheck
 from certpolicy.checks.revocation import RevocationCheck
 from certpolicy.errors import CertPolicyError, RevocationError

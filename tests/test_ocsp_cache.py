@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _ocsp_support import AT, Pki, build_pki, context, days, ocsp_check, policy
 
+from _ocsp_support import AT, Pki, build_pki, context, days, ocsp_check, policy
 from certpolicy.checks.base import RevocationStatus
 from certpolicy.checks.ocsp import OcspCheck
 from certpolicy.policy import Outcome

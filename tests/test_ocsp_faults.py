@@ -9,8 +9,19 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from _ocsp_support import AT, FAST_LIMITS, Pki, build_pki, context, days, issue_leaf, ocsp_check, policy, responder_cert
 
+from _ocsp_support import (
+    AT,
+    FAST_LIMITS,
+    Pki,
+    build_pki,
+    context,
+    days,
+    issue_leaf,
+    ocsp_check,
+    policy,
+    responder_cert,
+)
 from certpolicy.checks.base import RevocationStatus
 from certpolicy.pki import CA
 from certpolicy.policy import Outcome
@@ -279,8 +290,3 @@ def test_a_failing_first_url_hands_over_to_the_next(srv: LoopbackHTTPServer) -> 
     st = ocsp_check().status(leaf.cert, pki.inter.cert, context([leaf.cert, pki.inter.cert, pki.root.cert], policy()))
     assert st.outcome is Outcome.GOOD and st.url == srv.url("/ocsp")
 
-
-def _signer(obj: object) -> object:
-    from certpolicy.testing.ocsp_responder import _as_signer
-
-    return _asobj

@@ -12,8 +12,8 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from _ocsp_support import context, ocsp_check, policy
 
+from _ocsp_support import context, ocsp_check, policy
 from certpolicy.checks.revocation import RevocationCheck
 from certpolicy.errors import CertificateRevoked, RevocationError
 from certpolicy.pki import CA, IssuedCert

@@ -39,6 +39,14 @@ _LAZY = {
     "Verdict": "certpolicy.engine",
     "create_ssl_context": "certpolicy.context",
     "PolicySSLContext": "certpolicy.context",
+    "verdict_of": "certpolicy.context",
+    "CA": "certpolicy.pki",
+    "IssuedCert": "certpolicy.pki",
+    "ClientIdentity": "certpolicy.identity",
+    "lint_client_certificate": "certpolicy.clientcert",
+    "LintReport": "certpolicy.clientcert",
+    "Finding": "certpolicy.clientcert",
+    "PublicCATable": "certpolicy.clientcert",
 }
 
 __all__ = [

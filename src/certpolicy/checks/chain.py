@@ -948,10 +948,11 @@ class ChainCheck:
     ) -> ChainError | MalformedInput:
         leaf = certs[0]
         msg = _clean(str(error))
-        for i, c in enumerate(certs):
-            problem = _extensions_problem(c)
-            if problem is not None:
-                return _malformed(f"certificate #{i} of the chain: {problem}", c)
+        if "duplicate extension" in msg or "invalid extension" in msg:
+            for i, c in enumerate(certs):
+                problem = _extensions_problem(c)
+                if problem is not None:
+                    return _malformed(f"certificate #{i} of the chain: {problem}", c)
         problem = _validity_problem(leaf, at)
         if problem is not None:
             return _chain_error(
@@ -960,23 +961,26 @@ class ChainCheck:
                 problem[0],
                 cryptography=msg,
             )
-        pool = [*certs, *(aia.certificates if aia is not None else ())]
-        subjects = {c.subject.public_bytes() for c in pool}
-        missing = [
-            c for c in pool if c.issuer.public_bytes() not in subjects and not anchors.may_issue(c)
-        ]
-        if missing and not any(anchors.may_issue(c) for c in pool):
-            top = missing[0]
-            reason = (
-                f"unknown issuer: {_subject(top)!r} is issued by "
-                f"{top.issuer.rfc4514_string()!r}, which is neither presented by the server "
-                "nor a trust anchor"
-            )
-            if aia is not None:
-                reason += f" (caIssuers: {aia.describe()})"
-            else:
-                reason += " (RFC 5280 §6.1; the server may be missing an intermediate)"
-            return _chain_error(reason, top, "unknown-issuer", cryptography=msg)
+        if "no interior errors" in msg:
+            pool = [*certs, *(aia.certificates if aia is not None else ())]
+            subjects = {c.subject.public_bytes() for c in pool}
+            missing = [
+                c
+                for c in pool
+                if c.issuer.public_bytes() not in subjects and not anchors.may_issue(c)
+            ]
+            if missing:
+                top = missing[0]
+                reason = (
+                    f"unknown issuer: {_subject(top)!r} is issued by "
+                    f"{top.issuer.rfc4514_string()!r}, which is neither presented by the "
+                    "server nor a trust anchor"
+                )
+                if aia is not None:
+                    reason += f" (caIssuers: {aia.describe()})"
+                else:
+                    reason += " (RFC 5280 §6.1; the server may be missing an intermediate)"
+                return _chain_error(reason, top, "unknown-issuer", cryptography=msg)
         hints = []
         outcome = "invalid"
         for c in certs[1:]:

@@ -219,7 +219,7 @@ class OcspCheck:
 
         entry = cache.get(key)
         if entry is not None:
-            st = self._fresh_status(entry, cert, issuer, ctx, key, depth)
+            st = self._fresh_status(entry, cert, issuer, ctx, key, depth, cached=True)
             if st is not None:
                 with self._lock:
                     self.stats["cache_hits"] += 1
@@ -238,7 +238,7 @@ class OcspCheck:
             return RevocationStatus(
                 Outcome.UNREACHABLE,
                 core.SOURCE,
-                f"OCSP responder {urls[0]}: no cached response yet and this handshake may not "
+                f"OCSP responder {urls[0]}: response not cached yet, and this handshake may not "
                 "block on the network (event loop); "
                 + ("fetching it in the background" if started else "a background fetch is already running"),
                 url=urls[0],
@@ -249,7 +249,10 @@ class OcspCheck:
         if ctx.deadline is not None:
             end = min(end, ctx.deadline)
 
+        fetched_here: list[bool] = []
+
         def loader(current: CacheEntry | None) -> Loaded:
+            fetched_here.append(True)
             return self._load(cert, issuer, ctx, urls, end, key, depth)
 
         try:
@@ -264,7 +267,7 @@ class OcspCheck:
                 f"finish within {settings.ocsp_limits.total_timeout:g} s",
                 url=urls[0],
             )
-        st = self._fresh_status(got, cert, issuer, ctx, key, depth, allow_stale=True)
+        st = self._fresh_status(got, cert, issuer, ctx, key, depth, allow_stale=True, cached=not fetched_here)
         if st is None:  # pragma: no cover - the loader stores verified data only
             return RevocationStatus(Outcome.MALFORMED, core.SOURCE, "OCSP: cached response unusable", url=urls[0])
         return st
@@ -279,6 +282,7 @@ class OcspCheck:
         depth: int,
         *,
         allow_stale: bool = False,
+        cached: bool = False,
     ) -> RevocationStatus | None:
         """The status a cached entry gives at ctx.at, or None when unusable
         (cannot be verified, or stale and not a revocation)."""
@@ -293,7 +297,7 @@ class OcspCheck:
             clock_skew=settings.clock_skew,
             max_age=settings.ocsp_max_age,
             url=url,
-            cached=entry.origin != "loaded",
+            cached=cached,
         )
         if st.outcome is Outcome.STALE and not allow_stale:
             return None
