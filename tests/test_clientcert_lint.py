@@ -12,11 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
-import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +32,7 @@ from certpolicy.errors import ClientCertificateError
 from certpolicy.identity import ClientIdentity
 from certpolicy.pki import CA, IssuedCert
 from certpolicy.policy import ClientIdentitySpec
+from certpolicy.testing.nginx import NginxMtlsServer, nginx_binary
 
 DATA = Path(__file__).parent / "data" / "mtls"
 UTC = dt.timezone.utc
@@ -406,12 +404,6 @@ def test_identity_unset_passphrase_variable_is_named(identity_files: dict[str, P
 # --- a real mTLS server: nginx with ssl_verify_client on ------------------------------------
 
 
-def _nginx_binary() -> str | None:
-    return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
-
-
 @dataclass
 class MtlsServer:
     url: str
@@ -420,78 +412,16 @@ class MtlsServer:
     root_file: Path
 
 
-NGINX_CONF = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {prefix}/access.log;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name localhost;
-        ssl_certificate {prefix}/server.chain.pem;
-        ssl_certificate_key {prefix}/server.key;
-        ssl_client_certificate {prefix}/trusted-cas.pem;
-        ssl_verify_client on;
-        ssl_verify_depth 3;
-        location / {{ default_type text/plain; return 200 "hello $ssl_client_s_dn\\n"; }}
-    }}
-}}
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def nginx_mtls(tmp_path_factory: pytest.TempPathFactory, root: CA, inter: CA) -> Iterator[MtlsServer]:
-    binary = _nginx_binary()
-    if binary is None:
+def nginx_mtls(root: CA, inter: CA) -> Iterator[MtlsServer]:
+    if nginx_binary() is None:
         if os.environ.get("CI"):
             pytest.fail("nginx is required in CI (apt-get install -y nginx-light) but was not found")
         pytest.skip("nginx is not installed (apt-get install -y nginx-light); mTLS server tests skipped")
-    prefix = tmp_path_factory.mktemp("nginx")
-    (prefix / "tmp").mkdir()
     server = inter.issue_server("localhost", "127.0.0.1")
-    server.write(prefix, "server")
     # The server trusts only the root, as the agent's instance does: clients must send their intermediate.
-    (prefix / "trusted-cas.pem").write_bytes(root.cert_pem)
-    proc = None
-    for _attempt in range(5):
-        port = _free_port()
-        (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix, port=port))
-        proc = subprocess.Popen(
-            [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.02)
-        if proc.poll() is None:
-            break
-        proc = None  # most likely the port was taken in between: try another one
-    if proc is None:
-        pytest.fail(f"nginx did not start: {(prefix / 'error.log').read_text(errors='replace')[-2000:]}")
-    try:
-        yield MtlsServer(f"https://127.0.0.1:{port}/", root, inter, prefix / "trusted-cas.pem")
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    with NginxMtlsServer(server.chain, server.key, [root.cert]) as srv:
+        yield MtlsServer(srv.url, root, inter, srv.trusted_cas_file)
 
 
 def client_context(server: MtlsServer, identity: ClientIdentity | None) -> ssl.SSLContext:

@@ -567,6 +567,7 @@ def create_ssl_context(
     clock: Any = None,
     honour_load_verify_locations: bool = False,
     client_identities: bool = True,
+    passphrase_callback: Callable[[str], str | bytes] | None = None,
     alpn_protocols: Sequence[str] | None = None,
 ) -> PolicySSLContext:
     """Build the SSL context that enforces ``resolver``'s policy table.
@@ -586,14 +587,18 @@ def create_ssl_context(
         clock: callable returning the validation time (tests).
         honour_load_verify_locations: make CA files loaded by callers extra
             trust anchors for every policy (default: recorded and ignored).
-        client_identities: present each policy's client certificate (mTLS).
+        client_identities: present each policy's client certificate (mTLS):
+            the identities are loaded and checked here, once.
+        passphrase_callback: ``callback(path) -> passphrase`` for encrypted
+            client keys whose policy names no ``passphrase_env``.
         alpn_protocols: ALPN protocols to offer.
 
     Returns:
         a :class:`PolicySSLContext` (client side, TLS 1.2 minimum).
 
     Raises:
-        PolicyConfigError: a policy's client identity cannot be loaded.
+        ClientCertificateError: a policy's client identity cannot be loaded
+            (the message names the file and why).
     """
     if resolver is None:
         resolver = PolicyTable.default()
@@ -613,18 +618,23 @@ def create_ssl_context(
     if alpn_protocols:
         ctx.set_alpn_protocols(alpn_protocols)
     if client_identities and any(p.client_identity for p in resolver.table.policies):
-        ctx._cp_identity_loader = _load_identity
+        from .identity import ClientIdentity
+
+        identities = {
+            p.name: ClientIdentity.load(p.client_identity, passphrase_callback)
+            for p in resolver.table.policies
+            if p.client_identity is not None
+        }
+
+        def load_identity(policy: Policy, target: ssl.SSLContext) -> bool:
+            identity = identities.get(policy.name)
+            if identity is None:
+                return False
+            identity.apply(target)
+            return True
+
+        ctx._cp_identity_loader = load_identity
     return ctx
-
-
-def _load_identity(policy: Policy, ctx: ssl.SSLContext) -> bool:
-    """Load ``policy``'s client identity into ``ctx``; ``False`` when it has none."""
-    if policy.client_identity is None:
-        return False
-    from .identity import ClientIdentity
-
-    ClientIdentity.load(policy.client_identity).apply(ctx)
-    return True
 
 
 def verdict_of(conn: Any) -> Verdict | None:

@@ -148,7 +148,7 @@ class PolicyTable:
                     data = tomllib.loads(relaxed)
                 except tomllib.TOMLDecodeError:
                     raise PolicyConfigError(f"invalid TOML: {e}", source=src) from None
-        return cls.from_dict(data, source=src, today=today)
+        return cls.from_dict(data, source=src, today=today, base_dir=p.parent)
 
     @classmethod
     def from_dict(
@@ -157,6 +157,7 @@ class PolicyTable:
         *,
         source: str = "<dict>",
         today: _dt.date | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
     ) -> PolicyTable:
         """Build a table from the file's data structure (see module docstring).
 
@@ -166,6 +167,10 @@ class PolicyTable:
                 each with ``kind``).
             source: name used in error messages.
             today: date for expired-row warnings.
+            base_dir: directory that relative file names (``trust.extra``,
+                ``revocation.static_crls``, ``revocation.cache_dir``,
+                ``client_cert``) are relative to; :meth:`load` passes the
+                policy file's directory. ``None``: the working directory.
 
         Raises:
             PolicyConfigError: naming the source, row and field.
@@ -236,7 +241,8 @@ class PolicyTable:
                 policy = parse_policy_row(row, kind=kind, name=name, defaults=defaults)
             except PolicyConfigError as e:
                 raise e.located(source=source, row=_row_label(label, name)) from None
-            return _with_source(policy, f"{source}: {_row_label(label, name)}")
+            policy = _with_source(policy, f"{source}: {_row_label(label, name)}")
+            return _rebase(policy, base_dir) if base_dir is not None else policy
 
         built: dict[PolicyKind, Policy] = {}
         for kind in _SINGLE_KINDS:
@@ -462,6 +468,32 @@ def _split_semicolons(text: str) -> str:
 
 def _row_label(label: str, name: str) -> str:
     return label if label == name else f"{label} {name!r}"
+
+
+def _rebase(policy: Policy, base_dir: str | os.PathLike[str]) -> Policy:
+    """Make the relative file names of ``policy`` relative to ``base_dir``."""
+    from dataclasses import replace
+
+    def fix(path: str) -> str:
+        expanded = os.path.expanduser(path)
+        return expanded if os.path.isabs(expanded) else os.path.normpath(os.path.join(os.fspath(base_dir), expanded))
+
+    trust = replace(policy.trust, extra=tuple(fix(p) for p in policy.trust.extra))
+    rev = policy.revocation
+    rev = replace(
+        rev,
+        static_crls=tuple(fix(p) for p in rev.static_crls),
+        cache_dir=fix(rev.cache_dir) if rev.cache_dir else None,
+    )
+    ident = policy.client_identity
+    if ident is not None:
+        ident = replace(
+            ident,
+            cert=fix(ident.cert),
+            key=fix(ident.key) if ident.key else None,
+            chain=fix(ident.chain) if ident.chain else None,
+        )
+    return replace(policy, trust=trust, revocation=rev, client_identity=ident)
 
 
 def _with_source(policy: Policy, src: str) -> Policy:

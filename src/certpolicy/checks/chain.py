@@ -81,7 +81,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
-    ClientVerifier,
     Criticality,
     ExtensionPolicy,
     PolicyBuilder,
@@ -293,66 +292,74 @@ def _eku_rule(required: x509.ObjectIdentifier, who: str) -> Callable[..., None]:
     return rule
 
 
-def _ca_rules(anchors: TrustAnchors) -> tuple[Callable[..., None], Callable[..., None]]:
-    """subjectKeyIdentifier / authorityKeyIdentifier rules for CA certificates;
-    trust anchors are exempt (a root may lack them)."""
-
-    def ski_rule(_policy: Any, cert: x509.Certificate, ski: Any) -> None:
-        if ski is None and not anchors.contains(cert):
-            raise ValueError(
-                "CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 "
-                "requires in every CA certificate below the trust anchor"
-            )
-
-    def aki_rule(_policy: Any, cert: x509.Certificate, aki: Any) -> None:
-        if aki is None:
-            if cert.subject != cert.issuer and not anchors.contains(cert):
-                raise ValueError(
-                    "CA certificate has no authorityKeyIdentifier, which RFC 5280 §4.2.1.1 "
-                    "requires in every certificate that is not self-signed"
-                )
-            return
-        if aki.key_identifier is None:
-            raise ValueError(
-                "authorityKeyIdentifier must contain keyIdentifier (RFC 5280 §4.2.1.1)"
-            )
-
-    return ski_rule, aki_rule
-
+#: A subject for the ServerVerifier that is never consulted: the end-entity
+#: policy below replaces cryptography's subjectAltName rule (which is where the
+#: subject is matched) with a presence-only rule. Names are HostnameCheck's job.
+_UNUSED_SUBJECT = x509.DNSName("certpolicy.invalid")
 
 _policy_lock = threading.Lock()
+_policy_cache: dict[tuple[str, str | None], tuple[ExtensionPolicy, ExtensionPolicy]] = {}
 
 
 def _extension_policies(
-    anchors: TrustAnchors, eku: x509.ObjectIdentifier | None
+    mode: str, eku: x509.ObjectIdentifier | None
 ) -> tuple[ExtensionPolicy, ExtensionPolicy]:
-    """(ca_policy, ee_policy) for a trust store and a required EKU (``None``: any)."""
-    key = ("certpolicy.chain.policies", eku.dotted_string if eku is not None else None)
-    cached = anchors.extras.get(key)
-    if cached is not None:
-        return cached  # type: ignore[return-value]
-    ski_rule, aki_rule = _ca_rules(anchors)
-    ee = ExtensionPolicy.webpki_defaults_ee().may_be_present(
-        x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
-    )
-    ca = (
-        ExtensionPolicy.webpki_defaults_ca()
-        .may_be_present(x509.SubjectKeyIdentifier, Criticality.NON_CRITICAL, ski_rule)
-        .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, aki_rule)
-    )
-    if eku is not None:
-        ee = ee.may_be_present(
-            x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _eku_rule(eku, "end-entity certificate's")
-        )
-        ca = ca.may_be_present(
-            x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _eku_rule(eku, "CA certificate's")
-        )
-    else:
-        ee = ee.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
-        ca = ca.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
+    """``(ca_policy, ee_policy)`` for a verifier mode.
+
+    * ``"server"``: a ServerVerifier (serverAuth checked by cryptography's own
+      rules) whose EE policy only requires a subjectAltName to be present;
+    * ``"client"``: a ClientVerifier (clientAuth checked by cryptography's own
+      rules), subjectAltName optional;
+    * ``"python"``: a ClientVerifier whose EKU rules are certpolicy's (any
+      required EKU or none; anyExtendedKeyUsage accepted), subjectAltName optional.
+    """
+    key = (mode, eku.dotted_string if eku is not None else None)
     with _policy_lock:
-        anchors.extras.setdefault(key, (ca, ee))
-        return anchors.extras[key]  # type: ignore[return-value]
+        cached = _policy_cache.get(key)
+    if cached is not None:
+        return cached
+    ca = ExtensionPolicy.webpki_defaults_ca()
+    ee = ExtensionPolicy.webpki_defaults_ee()
+    if mode == "server":
+        ee = ee.require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    else:
+        ee = ee.may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    if mode == "python":
+        if eku is not None:
+            ee = ee.may_be_present(
+                x509.ExtendedKeyUsage,
+                Criticality.NON_CRITICAL,
+                _eku_rule(eku, "end-entity certificate's"),
+            )
+            ca = ca.may_be_present(
+                x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _eku_rule(eku, "CA certificate's")
+            )
+        else:
+            ee = ee.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
+            ca = ca.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
+    with _policy_lock:
+        _policy_cache.setdefault(key, (ca, ee))
+        return _policy_cache[key]
+
+
+def _verifier_mode(leaf: x509.Certificate, eku: x509.ObjectIdentifier | None) -> str:
+    """Pick the cheapest verifier whose built-in rules give certpolicy's answer."""
+    if eku not in (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH):
+        return "python"
+    exts = leaf.extensions
+    try:
+        purposes = list(exts.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        purposes = None
+    if purposes is not None and eku not in purposes:
+        return "python"  # e.g. anyExtendedKeyUsage alone, which cryptography refuses
+    if eku == ExtendedKeyUsageOID.CLIENT_AUTH:
+        return "client"
+    try:
+        exts.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return "python"  # no SAN (legacy CN-only certificate)
+    return "python"
 
 
 # ---------------------------------------------------------------------------
@@ -486,6 +493,29 @@ def _anchor_problem(anchor: x509.Certificate) -> str | None:
     return None
 
 
+def _intermediate_problem(cert: x509.Certificate) -> str | None:
+    exts = cert.extensions
+    try:
+        exts.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return (
+            "CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 requires "
+            "in every CA certificate below the trust anchor"
+        )
+    if cert.subject == cert.issuer:
+        return None  # self-issued: authorityKeyIdentifier optional (RFC 5280 §4.2.1.1)
+    try:
+        aki = exts.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        aki = None
+    if aki is None or aki.key_identifier is None:
+        return (
+            "CA certificate has no authorityKeyIdentifier keyIdentifier, which RFC 5280 "
+            "§4.2.1.1 requires in every certificate that is not self-signed"
+        )
+    return None
+
+
 def _eku_problem(cert: x509.Certificate, eku: x509.ObjectIdentifier | None) -> str | None:
     if eku is None:
         return None
@@ -565,6 +595,9 @@ def _pyhanko_validate(
 # ---------------------------------------------------------------------------
 # The check
 # ---------------------------------------------------------------------------
+
+
+_Verify = Callable[[x509.Certificate, list[x509.Certificate]], list[x509.Certificate]]
 
 
 def _as_utc(at: _dt.datetime | None) -> _dt.datetime:
@@ -762,16 +795,26 @@ class ChainCheck:
 
     # -- the work -----------------------------------------------------------------
 
-    def _verifier(self, anchors: TrustAnchors, depth: int, at: _dt.datetime) -> ClientVerifier:
-        ca_policy, ee_policy = _extension_policies(anchors, self.eku)
-        return (
+    def _verifier(
+        self, leaf: x509.Certificate, anchors: TrustAnchors, depth: int, at: _dt.datetime
+    ) -> _Verify:
+        mode = _verifier_mode(leaf, self.eku)
+        ca_policy, ee_policy = _extension_policies(mode, self.eku)
+        builder = (
             PolicyBuilder()
             .store(anchors.store)  # type: ignore[arg-type]
             .time(at.replace(tzinfo=None))
             .max_chain_depth(depth)
             .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
-            .build_client_verifier()
         )
+        if mode == "server":
+            return builder.build_server_verifier(_UNUSED_SUBJECT).verify
+        client = builder.build_client_verifier()
+
+        def verify(leaf: x509.Certificate, others: list[x509.Certificate]) -> list[x509.Certificate]:
+            return client.verify(leaf, others).chain
+
+        return verify
 
     def _validate(
         self,
@@ -793,10 +836,10 @@ class ChainCheck:
                 leaf,
                 "no-trust-anchors",
             )
-        verifier = self._verifier(anchors, depth, at)
+        verifier = self._verifier(leaf, anchors, depth, at)
         candidates = certs[1:]
         try:
-            path = verifier.verify(leaf, candidates).chain
+            path = verifier(leaf, candidates)
         except VerificationError as first:
             path = self._recover(
                 first, verifier, certs, anchors, spec, depth, at, allow_network, deadline
@@ -807,7 +850,7 @@ class ChainCheck:
     def _recover(
         self,
         error: VerificationError,
-        verifier: ClientVerifier,
+        verifier: _Verify,
         certs: list[x509.Certificate],
         anchors: TrustAnchors,
         spec: TrustSpec | None,
@@ -832,7 +875,7 @@ class ChainCheck:
             if aia.certificates:
                 candidates = [*candidates, *aia.certificates]
                 try:
-                    return verifier.verify(leaf, candidates).chain
+                    return verifier(leaf, candidates)
                 except VerificationError as second:
                     error = second
         if _DN_CONSTRAINT in str(error):
@@ -929,6 +972,12 @@ class ChainCheck:
                 raise _chain_error(f"{_role(i, n)} certificate {_subject(cert)!r}: {key_problem}", cert)
         leaf = path[0]
         try:
+            for i in range(1, n - 1):
+                inter_problem = _intermediate_problem(path[i])
+                if inter_problem is not None:
+                    raise _chain_error(
+                        f"intermediate certificate {_subject(path[i])!r}: {inter_problem}", path[i]
+                    )
             leaf_problem = _leaf_name_problem(leaf)
             anchor_problem = _anchor_problem(path[-1]) if n > 1 else None
         except (ValueError, x509.DuplicateExtension) as e:

@@ -14,7 +14,15 @@ from ..engine import Verdict
 from ..errors import CertPolicyError
 from ..integrations._url import REQUEST_URL
 from . import main
-from ._common import EXIT_FAIL, EXIT_OK, emit_json, fail_config, json_option, load_table, policy_option
+from ._common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    emit_json,
+    fail_config,
+    json_option,
+    load_table,
+    policy_option,
+)
 
 
 def check_url(ctx: PolicySSLContext, url: str, *, timeout: float, address: str | None = None) -> dict[str, Any]:

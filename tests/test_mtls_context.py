@@ -1,0 +1,97 @@
+"""Client identities per policy through certpolicy's own SSL context, against
+nginx with ``ssl_verify_client on`` (answers like the agent's instance)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import certpolicy
+from certpolicy.integrations.httpx import client as httpx_client
+from certpolicy.integrations.requests import session as requests_session
+from certpolicy.pki import CA, IssuedCert
+from certpolicy.testing.nginx import NginxMtlsServer, nginx_binary
+
+
+@pytest.fixture(scope="module")
+def pki() -> tuple[CA, CA]:
+    root = CA.create("mTLS root CA")
+    return root, root.create_intermediate("mTLS issuing CA")
+
+
+@pytest.fixture(scope="module")
+def nginx(pki: tuple[CA, CA]) -> Iterator[NginxMtlsServer]:
+    if nginx_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("nginx is required in CI but was not found")
+        pytest.skip("nginx is not installed")
+    root, inter = pki
+    server = inter.issue_server("localhost", "127.0.0.1")
+    with NginxMtlsServer(server.chain, server.key, [root.cert]) as srv:
+        yield srv
+
+
+def _write(tmp: Path, leaf: IssuedCert, stem: str) -> dict[str, str]:
+    paths = leaf.write(tmp, stem)
+    return {"cert": str(paths.chain), "key": str(paths.key)}
+
+
+def _table(pki: tuple[CA, CA], tmp: Path, identity: dict[str, str] | None) -> certpolicy.PolicyTable:
+    root, _ = pki
+    (tmp / "root.pem").write_bytes(root.cert_pem)
+    override: dict[str, Any] = {"name": "instance-mtls", "targets": "127.0.0.1", "trust": {"system": False, "extra": [str(tmp / "root.pem")]}}
+    if identity is not None:
+        override["client_cert"] = identity
+    return certpolicy.PolicyTable.from_dict({"override": [override]})
+
+
+def _get(kind: str, ctx: certpolicy.PolicySSLContext, url: str) -> Any:
+    if kind == "requests":
+        with requests_session(ctx) as s:
+            return s.get(url, timeout=10)
+    with httpx_client(ctx, timeout=10) as c:
+        return c.get(url)
+
+
+@pytest.mark.parametrize("kind", ["requests", "httpx"])
+def test_policy_identity_gets_200(tmp_path: Path, pki: tuple[CA, CA], nginx: NginxMtlsServer, kind: str) -> None:
+    leaf = pki[1].issue_client("mid-01.acme.example")
+    ctx = certpolicy.create_ssl_context(_table(pki, tmp_path, _write(tmp_path, leaf, "mid")))
+    r = _get(kind, ctx, nginx.url)
+    assert r.status_code == 200 and "CN=mid-01.acme.example" in r.text
+
+
+@pytest.mark.parametrize("kind", ["requests", "httpx"])
+def test_policy_without_identity_presents_none(tmp_path: Path, pki: tuple[CA, CA], nginx: NginxMtlsServer, kind: str) -> None:
+    ctx = certpolicy.create_ssl_context(_table(pki, tmp_path, None))
+    r = _get(kind, ctx, nginx.url)
+    assert r.status_code == 400 and "No required SSL certificate was sent" in r.text
+
+
+@pytest.mark.parametrize("kind", ["requests", "httpx"])
+def test_server_profile_identity_gets_the_ssl_certificate_error(tmp_path: Path, pki: tuple[CA, CA], nginx: NginxMtlsServer, kind: str) -> None:
+    leaf = pki[1].issue_server("mid-01.acme.example")  # serverAuth only: what a renewed public certificate looks like
+    ctx = certpolicy.create_ssl_context(_table(pki, tmp_path, _write(tmp_path, leaf, "srv")))
+    r = _get(kind, ctx, nginx.url)
+    assert r.status_code == 400 and "The SSL certificate error" in r.text
+
+
+def test_identity_is_chosen_per_policy(tmp_path: Path, pki: tuple[CA, CA], nginx: NginxMtlsServer) -> None:
+    """The override for 127.0.0.1 presents its identity; the same context
+    presents none to a host under another policy (here: ::1 is not the override)."""
+    leaf = pki[1].issue_client("mid-02.acme.example")
+    ctx = certpolicy.create_ssl_context(_table(pki, tmp_path, _write(tmp_path, leaf, "mid2")))
+    with httpx.Client(verify=ctx, timeout=10) as c:
+        assert c.get(nginx.url).status_code == 200
+    assert set(ctx._cp_identity_ctx) == {"instance-mtls"}
+
+
+def test_unloadable_identity_fails_at_context_creation(tmp_path: Path, pki: tuple[CA, CA]) -> None:
+    (tmp_path / "empty.pem").write_text("nothing here\n")
+    with pytest.raises(certpolicy.ClientCertificateError, match="empty.pem"):
+        certpolicy.create_ssl_context(_table(pki, tmp_path, {"cert": str(tmp_path / "empty.pem")}))
