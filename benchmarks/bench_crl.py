@@ -101,6 +101,8 @@ def main() -> int:
         ours_hit = _median_ns(lambda: parsed.contains(listed), batch=10_000, rounds=51)
         ours_miss = _median_ns(lambda: parsed.contains(unlisted), batch=10_000, rounds=51)
         ours_entry = _median_ns(lambda: parsed.lookup(listed), batch=2_000, rounds=51)
+        distinct = iter(range(listed - args.entries // 2, listed + args.entries // 2))
+        ours_entry_first = _median_ns(lambda: parsed.lookup(next(distinct)), batch=200, rounds=51)
         crypto_hit = _median_ns(lambda: crl.get_revoked_certificate_by_serial_number(listed), batch=5, rounds=21)
         crypto_miss = _median_ns(lambda: crl.get_revoked_certificate_by_serial_number(unlisted), batch=5, rounds=21)
         assert parsed.contains(listed) and crl.get_revoked_certificate_by_serial_number(listed) is not None
@@ -126,7 +128,8 @@ def main() -> int:
         "lookup_median_ns": {
             "certpolicy_listed": round(ours_hit, 1),
             "certpolicy_unlisted": round(ours_miss, 1),
-            "certpolicy_listed_with_entry": round(ours_entry, 1),
+            "certpolicy_listed_with_entry_first_read": round(ours_entry_first, 1),
+            "certpolicy_listed_with_entry_memoised": round(ours_entry, 1),
             "cryptography_listed": round(crypto_hit, 1),
             "cryptography_unlisted": round(crypto_miss, 1),
         },
@@ -148,7 +151,10 @@ def main() -> int:
         print(f"load+index+verify once: certpolicy {ours_load_s * 1000:.1f} ms, cryptography parse+verify {crypto_load_s * 1000:.1f} ms")
         print(f"lookup listed:   certpolicy {ours_hit:8.1f} ns   cryptography {crypto_hit / 1000:10.1f} us   x{crypto_hit / ours_hit:,.0f}")
         print(f"lookup unlisted: certpolicy {ours_miss:8.1f} ns   cryptography {crypto_miss / 1000:10.1f} us   x{crypto_miss / ours_miss:,.0f}")
-        print(f"lookup listed with reason/date: certpolicy {ours_entry / 1000:.2f} us")
+        print(
+            f"lookup listed with reason/date: certpolicy {ours_entry_first / 1000:.2f} us first read, "
+            f"{ours_entry:.0f} ns memoised"
+        )
         print(f"CrlCheck.status() warm: {status_ns / 1000:.1f} us ({status.outcome.value})")
         print(f"target lookup <= 2 us: {'met' if result['meets_target'] else 'MISSED'}")
     return 0 if result["meets_target"] else 1

@@ -424,3 +424,92 @@ def _run_in_subprocess(tmp_path: Path, cache_dir: Path, path: list[x509.Certific
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
+
+
+def test_while_refresh_fails_the_cached_crl_proves_revocation_and_good_standing_only_within_grace(
+    srv: LoopbackHTTPServer, tmp_path: Path
+) -> None:
+    pki = build_pki(srv.url("/g.crl"))
+    srv.route("/g.crl", der(pki.inter.issue_crl([(pki.other.cert, KC)], this_update=AT - days(1), next_update=AT + hours(1))))
+    check = crl_check(tmp_path, failure_ttl=0)
+    assert check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, policy())).outcome is Outcome.GOOD
+    srv.route("/g.crl", b"", fail_first=10**6)  # the distribution point is down from now on
+    later = AT + hours(3)
+    pol = policy(clock_skew=0)
+    st = check.status(pki.other.cert, pki.inter.cert, context(pki.other_path, pol, at=later))
+    assert st.outcome is Outcome.REVOKED
+    st = check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, pol, at=later))
+    assert st.outcome is Outcome.STALE and "503" in st.detail
+    graced = policy(clock_skew=0, crl_grace=4 * 3600)
+    assert check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, graced, at=later)).outcome is Outcome.GOOD
+
+
+def test_without_network_a_stale_cached_crl_is_refreshed_in_the_background(srv: LoopbackHTTPServer, tmp_path: Path) -> None:
+    pki = build_pki(srv.url("/bg.crl"))
+    srv.route("/bg.crl", der(pki.inter.issue_crl([], this_update=AT - days(1), next_update=AT + hours(1), crl_number=1)))
+    check = crl_check(tmp_path)
+    check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, policy()))
+    srv.route("/bg.crl", der(pki.inter.issue_crl([(pki.leaf.cert, KC)], this_update=AT + hours(2), next_update=AT + days(1), crl_number=2)))
+    later = AT + hours(3)
+    st = check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, policy(), at=later, allow_network=False))
+    assert st.outcome is Outcome.STALE and "background" in st.detail
+    assert check.source.refresher.wait_idle(10)
+    st = check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, policy(), at=later, allow_network=False))
+    assert st.outcome is Outcome.REVOKED and st.crl_number == 2
+
+
+def test_a_delta_crl_named_by_the_base_crl_is_fetched_and_applied(srv: LoopbackHTTPServer, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes
+
+    pki = build_pki(srv.url("/base.crl"))
+
+    def crl(number: int, extra: list[tuple[x509.ExtensionType, bool]], revoked: list[int]) -> bytes:
+        b = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(pki.inter.cert.subject)
+            .last_update(AT - hours(1))
+            .next_update(AT + days(1))
+            .add_extension(x509.CRLNumber(number), critical=False)
+        )
+        for ext, critical in extra:
+            b = b.add_extension(ext, critical=critical)
+        for serial in revoked:
+            b = b.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(AT - hours(1)).build()
+            )
+        return der(b.sign(pki.inter.key, hashes.SHA256()))  # type: ignore[arg-type]
+
+    freshest = x509.FreshestCRL(
+        [x509.DistributionPoint([x509.UniformResourceIdentifier(srv.url("/delta.crl"))], None, None, None)]
+    )
+    srv.route("/base.crl", crl(20, [(freshest, False)], []))
+    srv.route("/delta.crl", crl(21, [(x509.DeltaCRLIndicator(20), True)], [pki.leaf.cert.serial_number]))
+    check = crl_check(tmp_path)
+    st = check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, policy()))
+    assert st.outcome is Outcome.REVOKED and "delta CRL number 21" in st.detail
+    assert check.status(pki.other.cert, pki.inter.cert, context(pki.other_path, policy())).outcome is Outcome.GOOD
+    assert srv.hits("/base.crl") == 1 and srv.hits("/delta.crl") == 1
+
+
+def test_the_connections_deadline_bounds_downloads_retries_and_waiting(srv: LoopbackHTTPServer, tmp_path: Path) -> None:
+    pki = build_pki(srv.url("/stuck.crl"))
+    srv.route("/stuck.crl", b"", stall=10.0)
+    slow = FetchLimits(connect_timeout=5.0, read_timeout=15.0, total_timeout=20.0, max_bytes=1_000_000)
+    pol = policy(crl_limits=slow, retry=RetryPolicy())  # the defaults: up to 60 s of retries
+    check = crl_check(tmp_path)
+    results: list[tuple[Outcome, float]] = []
+
+    def connect() -> None:
+        ctx = context(pki.path, pol)
+        ctx.deadline = time.monotonic() + 0.6
+        start = time.monotonic()
+        st = check.status(pki.leaf.cert, pki.inter.cert, ctx)
+        results.append((st.outcome, time.monotonic() - start))
+
+    threads = [threading.Thread(target=connect) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert [o for o, _ in results] == [Outcome.UNREACHABLE] * 3
+    assert max(s for _, s in results) < 2.0, results

@@ -93,5 +93,5 @@ def test_identity_is_chosen_per_policy(tmp_path: Path, pki: tuple[CA, CA], nginx
 
 def test_unloadable_identity_fails_at_context_creation(tmp_path: Path, pki: tuple[CA, CA]) -> None:
     (tmp_path / "empty.pem").write_text("nothing here\n")
-    with pytest.raises(certpolicy.ClientCertificateError, match="empty.pem"):
+    with pytest.raises(certpolicy.ClientCertificateError, match=r"empty\.pem"):
         certpolicy.create_ssl_context(_table(pki, tmp_path, {"cert": str(tmp_path / "empty.pem")}))

@@ -252,3 +252,56 @@ def test_br13_default_ocsp_limits_are_3s_connect_5s_total_1mb() -> None:
     assert (limits.connect_timeout, limits.total_timeout, limits.max_bytes) == (3.0, 5.0, 1_000_000)
     assert FAST_LIMITS.total_timeout < limits.total_timeout
 
+
+
+def test_br13_end_to_end_through_the_policy_table_and_verifier(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The case's own policy table and queries, resolved and verified by the engine."""
+    from certpolicy.engine import Verifier
+    from certpolicy.resolver import PolicyResolver
+    from certpolicy.table import PolicyTable
+
+    case = bugcase("BR-13")
+    limits = {"connect_timeout": 0.5, "read_timeout": 0.8, "total_timeout": 0.8}
+    refused_crl = closed_port_url("/ca.crl")
+    with LoopbackHTTPServer() as srv:
+        srv.route("/ocsp", stall=5.0)
+        srv.route("/ocsp/*", stall=5.0)
+        pki = build_pki(srv.url("/ocsp"), crl_url=refused_crl, name="acme.service-now.com")
+        partner = pki.inter.issue_server(
+            "api.partner.example", ocsp_url=srv.url("/ocsp"), crl_url=refused_crl,
+            not_before=AT - days(30), not_after=AT + days(300),
+        )
+        root_pem = tmp_path / "root.pem"
+        root_pem.write_bytes(pki.root.cert_pem)
+        rows = [
+            {
+                **row,
+                "trust": {"system": False, "extra": [str(root_pem)]},
+                "revocation": {"ocsp_limits": limits, "crl_limits": limits, "retry": {"attempts": 1}},
+            }
+            for row in case["input"]["policy_table"]
+        ]
+        crl = CrlCheck(cache=RevocationCache(None), clock=lambda: AT)
+        verifier = Verifier(
+            PolicyResolver(PolicyTable.from_dict(rows)),
+            checks={"revocation": RevocationCheck({"ocsp": ocsp_check(), "crl": crl})},
+            clock=lambda: AT,
+        )
+        instance_q, partner_q = case["input"]["queries"]
+        with pytest.raises(ssl.SSLCertVerificationError) as err:
+            verifier.verify([pki.leaf.cert, pki.inter.cert], None, url=instance_q["url"], peer_ip=instance_q["peer_ip"])
+        with caplog.at_level(logging.WARNING, logger="certpolicy"):
+            verdict = verifier.verify(
+                [partner.cert, pki.inter.cert], None, url=partner_q["url"], peer_ip=partner_q["peer_ip"]
+            )
+        crl.close()
+    assert isinstance(err.value, RevocationError)
+    assert (err.value.policy, err.value.check, err.value.outcome) == ("instance", "ocsp", "unreachable")
+    assert verdict.passed and verdict.policy.name == "partner-softfail"
+    assert any(
+        "'partner-softfail'" in r.getMessage() and "'ocsp'" in r.getMessage() and srv.url("/ocsp") in r.getMessage()
+        for r in caplog.records
+        if r.name == "certpolicy" and r.levelno == logging.WARNING
+    )

@@ -115,3 +115,21 @@ def test_openssl_response_without_next_update_is_fresh_for_max_age() -> None:
 def test_driver_listens_on_loopback_only(peer: Peer) -> None:
     assert peer.responder.url.startswith("http://127.0.0.1:")
     assert peer.responder.mode in ("daemon", "per-request")
+
+
+def test_openssl_accepts_our_get_encoding(peer: Peer) -> None:
+    """RFC 6960 appendix A.1: GET <url>/<url-encoded base64>; openssl decodes it."""
+    from certpolicy.fetch import FetchResponse, fetch
+
+    methods: list[tuple[str, int]] = []
+
+    def recording_fetch(url: str, **kw: object) -> FetchResponse:
+        r = fetch(url, **kw)  # type: ignore[arg-type]
+        methods.append((str(kw.get("method")), r.status))
+        return r
+
+    check = ocsp_check(fetcher=recording_fetch)
+    for which in ("good", "revoked", "unknown"):  # several serials: several base64 spellings
+        pol = policy(ocsp_responder=peer.responder.url)
+        check.status(peer.certs[which].cert, peer.inter.cert, context(peer.path(which), pol, at=NOW))
+    assert methods == [("GET", 200)] * 3

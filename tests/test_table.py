@@ -53,7 +53,8 @@ def test_spec_example_file_loads_with_inheritance(tmp_path: Path) -> None:
     assert table.instance.ocsp is CheckMode.ENFORCE and table.instance.crl is CheckMode.ENFORCE
     assert table.internet.crl is CheckMode.ENFORCE and table.internet.ocsp is CheckMode.OFF
     assert table.intranet.chain is CheckMode.AUDIT
-    assert table.intranet.trust.system is False and table.intranet.trust.extra == ("certs/corp-root.pem",)
+    assert table.intranet.trust.system is False
+    assert table.intranet.trust.extra == (str(tmp_path / "certs" / "corp-root.pem"),)  # relative to the file
     ov = table.get("legacy-ldap-gateway")
     assert ov.kind is PolicyKind.OVERRIDE and ov.hostname is CheckMode.OFF and ov.chain is CheckMode.ENFORCE
     assert ov.expires == dt.date(2027, 3, 31) and ov.reason == "vendor appliance without SANs"

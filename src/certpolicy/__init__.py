@@ -35,6 +35,7 @@ _LAZY = {
     "HostnameCheck": "certpolicy.checks.hostname",
     "OcspCheck": "certpolicy.checks.ocsp",
     "CrlCheck": "certpolicy.checks.crl",
+    "RevocationCheck": "certpolicy.checks.revocation",
     "Verifier": "certpolicy.engine",
     "Verdict": "certpolicy.engine",
     "create_ssl_context": "certpolicy.context",

@@ -103,12 +103,9 @@ class _Unavailable:
 
 
 def _revocation_mode(policy: Policy) -> CheckMode:
-    modes = [policy.ocsp, policy.crl]
-    if CheckMode.ENFORCE in modes:
-        return CheckMode.ENFORCE
-    if CheckMode.AUDIT in modes:
-        return CheckMode.AUDIT
-    return CheckMode.OFF
+    from .checks.revocation import revocation_mode
+
+    return revocation_mode(policy)
 
 
 @dataclass
@@ -366,7 +363,11 @@ class Verifier:
                 if e.check in (None, "certificate"):
                     e.check = name
                 result = CheckResult(name, e.outcome or "fail", e.reason, passed=False, data=e.details)
-                first_enforced = self._failure(verdict, name, mode, e, first_enforced)
+                failed_mode = mode
+                if name == "revocation" and e.check in ("ocsp", "crl"):
+                    # the source that decided sets the mode (OCSP enforce + CRL audit ...)
+                    failed_mode = self._effective(policy.mode(e.check))
+                first_enforced = self._failure(verdict, name, failed_mode, e, first_enforced)
             except Exception as exc:  # fail closed on bugs
                 err = CheckCrashed(
                     f"check {name!r} raised {type(exc).__name__}: {exc}",

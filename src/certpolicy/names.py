@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import socket
 
 import idna
 
@@ -123,13 +124,27 @@ def parse_ip(text: str | bytes | IPAddress) -> IPAddress | None:
             text = text.decode("ascii")
         except UnicodeDecodeError:
             return None
+    return _parse_ip_text(text)
+
+
+_IPV4_SHAPE = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_ip_text(text: str) -> IPAddress | None:
     t = text.strip()
     if t.startswith("[") and t.endswith("]"):
         t = t[1:-1]
     if "%" in t:
         t = t.split("%", 1)[0]
-    if not t or not (t[0].isdigit() or ":" in t or t[0] in "abcdefABCDEF"):
-        return None
+    # Only strings shaped like an address reach ipaddress (its failures are slow).
+    if ":" not in t:
+        if not _IPV4_SHAPE.match(t):
+            return None
+        try:  # strict dotted quad (no octal, no short forms), fast
+            return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, t))
+        except OSError:
+            return None
     try:
         addr = ipaddress.ip_address(t)
     except ValueError:

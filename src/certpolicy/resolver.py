@@ -58,7 +58,7 @@ _DEFAULT_PORTS = {"https": 443, "http": 80, "wss": 443, "ws": 80, "ldaps": 636}
 
 #: Suffixes reserved for private / local use (RFC 6761, 6762, 8375, 2606) and
 #: common intranet pseudo-TLDs: a name under one looks internal.
-_INTERNAL_SUFFIXES = (
+_INTERNAL_SUFFIXES = frozenset({
     "local",
     "localhost",
     "internal",
@@ -72,7 +72,7 @@ _INTERNAL_SUFFIXES = (
     "example",
     "invalid",
     "localdomain",
-)
+})
 
 
 def _rank_words(rank: tuple[int, int]) -> str:
@@ -87,7 +87,7 @@ def _rank_words(rank: tuple[int, int]) -> str:
     return words
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A row that matched the query.
 
@@ -95,13 +95,18 @@ class Candidate:
         policy: the row's :class:`Policy`.
         target: the target that matched (``None`` for the internet default).
         rank: ``(tier, sub)``; lower is more specific.
-        why_lost: why it did not win (``""`` for the winner).
+        winner: the candidate that won (``None`` for the winner itself).
     """
 
     policy: Policy
     target: Target | None
     rank: tuple[int, int]
-    why_lost: str = ""
+    winner: Candidate | None = None
+
+    @property
+    def why_lost(self) -> str:
+        """Why this row did not win (``""`` for the winner)."""
+        return _why_lost(self, self.winner) if self.winner is not None else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,7 +118,7 @@ class Candidate:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resolution:
     """The answer of :meth:`PolicyResolver.resolve`.
 
@@ -221,8 +226,10 @@ class _Index:
         for p in rows:
             for t in p.targets:
                 self._add(p, t)
-        self.v4_lengths = sorted((pl for (v, pl) in self.nets if v == 4), reverse=True)
-        self.v6_lengths = sorted((pl for (v, pl) in self.nets if v == 6), reverse=True)
+        # (shift, bucket) per prefix length, most specific first: one dict
+        # lookup per prefix length present, whatever the number of rows.
+        self.v4_probe = [(32 - pl, self.nets[(4, pl)]) for pl in sorted((pl for (v, pl) in self.nets if v == 4), reverse=True)]
+        self.v6_probe = [(128 - pl, self.nets[(6, pl)]) for pl in sorted((pl for (v, pl) in self.nets if v == 6), reverse=True)]
         self.exact = dict(self.exact)
         self.wild = dict(self.wild)
         self.url = dict(self.url)
@@ -240,49 +247,47 @@ class _Index:
                 self.ip[(t.version, int(t.first))].append((p, t))
                 return
             bits = 32 if t.version == 4 else 128
-            for net in t.networks():
-                key = (t.version, net.prefixlen)
-                bucket = self.nets.setdefault(key, {})
-                bucket.setdefault(int(net.network_address) >> (bits - net.prefixlen), []).append((p, t))
+            for network, prefixlen in t.blocks():
+                bucket = self.nets.setdefault((t.version, prefixlen), {})
+                bucket.setdefault(network >> (bits - prefixlen), []).append((p, t))
 
     def is_empty(self) -> bool:
         return not (self.exact or self.wild or self.url or self.ip or self.nets)
 
-    def host_matches(self, host: str) -> Iterator[_Entry]:
+    def host_matches(self, host: str) -> list[_Entry]:
+        """Exact and wildcard host targets matching ``host`` (normalised),
+        walking up its parent domains on label boundaries."""
+        out: list[_Entry] = []
         hit = self.exact.get(host)
         if hit:
-            yield from hit
-        if self.wild:
-            name = host
-            while True:
-                dot = name.find(".")
-                if dot < 0:
-                    break
-                name = name[dot + 1 :]
-                hit = self.wild.get(name)
+            out.extend(hit)
+        wild = self.wild
+        if wild:
+            dot = host.find(".")
+            while dot >= 0:
+                hit = wild.get(host[dot + 1 :])
                 if hit:
-                    yield from hit
-            hit = self.wild.get("")
+                    out.extend(hit)
+                dot = host.find(".", dot + 1)
+            hit = wild.get("")
             if hit:
-                yield from hit
+                out.extend(hit)
+        return out
 
-    def ip_matches(self, addr: IPAddress) -> Iterator[_Entry]:
+    def ip_matches(self, addr: IPAddress) -> list[_Entry]:
+        """Every (row, target) whose address target contains ``addr``. The
+        CIDR blocks of one range are disjoint, so no entry comes twice."""
         version = addr.version
         value = int(addr)
+        out: list[_Entry] = []
         hit = self.ip.get((version, value))
         if hit:
-            yield from hit
-        if not self.nets:
-            return
-        bits = 32 if version == 4 else 128
-        seen: set[int] = set()
-        for pl in self.v4_lengths if version == 4 else self.v6_lengths:
-            bucket = self.nets[(version, pl)].get(value >> (bits - pl))
-            if bucket:
-                for entry in bucket:
-                    if id(entry) not in seen:
-                        seen.add(id(entry))
-                        yield entry
+            out.extend(hit)
+        for shift, bucket in self.v4_probe if version == 4 else self.v6_probe:
+            found = bucket.get(value >> shift)
+            if found:
+                out.extend(found)
+        return out
 
 
 class PolicyResolver:
@@ -427,6 +432,7 @@ class PolicyResolver:
             warnings.append("no connected peer address: classified by name only (IP and intranet rules not applied)")
 
         table = self.table
+        peer_intranet = bool(self._intranet.ip_matches(peer)) if peer is not None and host_ip is None else False
         if not found:
             # Kind defaults: instance endpoints, then intranet addresses, then internet.
             for p, inst_t in self._instance_matches(name, host_ip, ips, port, scheme, path):
@@ -434,10 +440,9 @@ class PolicyResolver:
                 break
             intranet_hit: Target | None = None
             for addr in ips:
-                for _p, range_t in self._intranet.ip_matches(addr):
-                    intranet_hit = range_t
-                    break
-                if intranet_hit is not None:
+                hits = self._intranet.ip_matches(addr)
+                if hits:
+                    intranet_hit = hits[0][1]
                     break
             if intranet_hit is not None:
                 found.append(Candidate(table.intranet, intranet_hit, (TIER_INTRANET, 0)))
@@ -450,10 +455,9 @@ class PolicyResolver:
 
         found.sort(key=lambda c: (c.rank, 0 if c.target is not None and host_ip is not None and isinstance(c.target, IPRangeTarget) and c.target.contains(host_ip) else 1))
         winner = found[0]
-        others = tuple(
-            Candidate(c.policy, c.target, c.rank, _why_lost(c, winner)) for c in found[1:]
-        )
-        self._add_classification_warnings(name, host_ip, peer, warnings)
+        others = tuple(Candidate(c.policy, c.target, c.rank, winner) for c in found[1:])
+        if host_ip is None and peer is not None:
+            self._add_classification_warnings(name, peer, peer_intranet, warnings)
         return Resolution(
             policy=winner.policy,
             matched_target=winner.target,
@@ -486,13 +490,14 @@ class PolicyResolver:
         for addr in ips:
             yield from idx.ip_matches(addr)
 
-    def _add_classification_warnings(
-        self, name: str, host_ip: IPAddress | None, peer: IPAddress | None, warnings: list[str]
-    ) -> None:
-        if host_ip is not None or peer is None:
-            return
-        internal_name = any(name == s or name.endswith("." + s) for s in _INTERNAL_SUFFIXES) or "." not in name
-        private_peer = next(iter(self._intranet.ip_matches(peer)), None) is not None
+    @staticmethod
+    def _add_classification_warnings(name: str, peer: IPAddress, private_peer: bool, warnings: list[str]) -> None:
+        labels = name.rsplit(".", 2)
+        internal_name = (
+            len(labels) == 1
+            or labels[-1] in _INTERNAL_SUFFIXES
+            or ".".join(labels[-2:]) in _INTERNAL_SUFFIXES
+        )
         if internal_name and not private_peer:
             warnings.append(
                 f"the name {name!r} looks internal but the peer address {peer} is public"

@@ -238,10 +238,11 @@ class PolicyTable:
 
         def build(kind: PolicyKind, label: str, row: Mapping[str, Any], name: str) -> Policy:
             try:
-                policy = parse_policy_row(row, kind=kind, name=name, defaults=defaults)
+                policy = parse_policy_row(
+                    row, kind=kind, name=name, defaults=defaults, source=f"{source}: {_row_label(label, name)}"
+                )
             except PolicyConfigError as e:
                 raise e.located(source=source, row=_row_label(label, name)) from None
-            policy = _with_source(policy, f"{source}: {_row_label(label, name)}")
             return _rebase(policy, base_dir) if base_dir is not None else policy
 
         built: dict[PolicyKind, Policy] = {}
@@ -494,12 +495,6 @@ def _rebase(policy: Policy, base_dir: str | os.PathLike[str]) -> Policy:
             chain=fix(ident.chain) if ident.chain else None,
         )
     return replace(policy, trust=trust, revocation=rev, client_identity=ident)
-
-
-def _with_source(policy: Policy, src: str) -> Policy:
-    from dataclasses import replace
-
-    return replace(policy, source=src)
 
 
 def _tie_key(t: Target) -> tuple[Any, ...] | None:

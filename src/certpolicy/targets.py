@@ -190,6 +190,15 @@ class IPRangeTarget(Target):
     def contains(self, addr: IPAddress) -> bool:
         return addr.version == self.first.version and int(self.first) <= int(addr) <= int(self.last)
 
+    def blocks(self) -> list[tuple[int, int]]:
+        """The range as the smallest list of CIDR blocks: ``(network int, prefix length)``."""
+        bits = 32 if self.first.version == 4 else 128
+        size = self.size
+        start = int(self.first)
+        if size & (size - 1) == 0 and start % size == 0:  # already one CIDR block
+            return [(start, bits - (size.bit_length() - 1))]
+        return [(int(n.network_address), n.prefixlen) for n in self.networks()]
+
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The range as the smallest list of CIDR blocks."""
         return list(ipaddress.summarize_address_range(self.first, self.last))  # type: ignore[arg-type,unused-ignore]
@@ -223,6 +232,9 @@ def parse_target(text: str) -> Target:
     if "://" in t:
         return _parse_url(t)
     if "/" in t:
+        fast = _ipv4_cidr(t)
+        if fast is not None:
+            return fast
         try:
             net = ipaddress.ip_network(t.split("%", 1)[0], strict=True)
         except ValueError as e:
@@ -255,6 +267,23 @@ def parse_target(text: str) -> Target:
         return HostTarget(t, normalize_dns_name(t))
     except InvalidName as e:
         raise _bad(t, str(e)) from None
+
+
+def _ipv4_cidr(t: str) -> IPRangeTarget | None:
+    """Fast path for ``a.b.c.d/n`` (what large tables are made of); ``None``
+    hands anything else to :mod:`ipaddress`."""
+    addr_text, _slash, plen_text = t.partition("/")
+    if not plen_text.isdigit() or ":" in addr_text:
+        return None
+    addr = parse_ip(addr_text)
+    plen = int(plen_text)
+    if not isinstance(addr, ipaddress.IPv4Address) or plen > 32:
+        return None
+    host_mask = (1 << (32 - plen)) - 1
+    first = int(addr)
+    if first & host_mask:
+        raise _bad(t, f"not a valid CIDR block ({t} has host bits set)")
+    return IPRangeTarget(t, addr, ipaddress.IPv4Address(first | host_mask))
 
 
 def _parse_url(t: str) -> UrlTarget:

@@ -237,7 +237,8 @@ class CertpolicyHarness:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                path = check.check([leaf_pem, *inter_pems], at=_time(tc), allow_network=False)
+                host = peer["value"] if tc.get("validation_kind") == "SERVER" and peer else None
+                path = check.check([leaf_pem, *inter_pems], host, at=_time(tc), allow_network=False)
                 if tc.get("validation_kind") == "SERVER" and peer:
                     self._hostname.check(path[0], peer["value"])
                 if has_crl and self._crl is not None:

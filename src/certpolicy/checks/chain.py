@@ -79,7 +79,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, PublicKeyAlgorithmOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -126,6 +126,7 @@ _MAX_DEPTH_LIMIT = 255
 _UTC = _dt.timezone.utc
 _ANY_EKU = ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
 _ALLOWED_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+_RSA_OIDS = (PublicKeyAlgorithmOID.RSAES_PKCS1_v1_5, PublicKeyAlgorithmOID.RSASSA_PSS)
 _DOTTED_QUAD = re.compile(r"^\d{1,4}(\.\d{1,4}){3}$")
 _DN_CONSTRAINT = "unsupported directoryName constraint"
 _EKU_NAMES = {
@@ -233,18 +234,18 @@ def parse_chain(
             if not data.strip():
                 raise _malformed(f"{where}: empty")
             if data.lstrip()[:10] == b"-----BEGIN":
+                # base64 with line breaks: about 1.37 characters per DER byte
+                pem_limit = max_cert_bytes * 11 // 8 + 128
+                for block in data.split(b"-----END"):
+                    if len(block) > pem_limit:
+                        raise _malformed(
+                            f"{where}: a PEM certificate of about {len(block) * 3 // 4} bytes is "
+                            f"larger than the limit of {max_cert_bytes} bytes"
+                        )
                 try:
                     certs = x509.load_pem_x509_certificates(data)
                 except ValueError as e:
                     raise _malformed(f"{where}: undecodable PEM certificate ({e})") from None
-                for c in certs:
-                    size = len(c.public_bytes(Encoding.DER))
-                    if size > max_cert_bytes:
-                        raise _malformed(
-                            f"{where}: {size} bytes is larger than the limit of "
-                            f"{max_cert_bytes} bytes",
-                            c,
-                        )
             else:
                 if len(data) > max_cert_bytes:
                     raise _malformed(
@@ -292,37 +293,61 @@ def _eku_rule(required: x509.ObjectIdentifier, who: str) -> Callable[..., None]:
     return rule
 
 
-#: A subject for the ServerVerifier that is never consulted: the end-entity
-#: policy below replaces cryptography's subjectAltName rule (which is where the
-#: subject is matched) with a presence-only rule. Names are HostnameCheck's job.
-_UNUSED_SUBJECT = x509.DNSName("certpolicy.invalid")
+def _ca_key_id_rules(anchors: TrustAnchors) -> tuple[Callable[..., None], Callable[..., None]]:
+    """subjectKeyIdentifier / authorityKeyIdentifier rules for CA certificates
+    (RFC 5280 §4.2.1.1, §4.2.1.2). Trust anchors are exempt: real roots lack them."""
 
-_policy_lock = threading.Lock()
-_policy_cache: dict[tuple[str, str | None], tuple[ExtensionPolicy, ExtensionPolicy]] = {}
+    def ski_rule(_policy: Any, cert: x509.Certificate, ski: Any) -> None:
+        if ski is None and not anchors.contains(cert):
+            raise ValueError(
+                "CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 "
+                "requires in every CA certificate below the trust anchor"
+            )
+
+    def aki_rule(_policy: Any, cert: x509.Certificate, aki: Any) -> None:
+        if aki is None:
+            if cert.subject != cert.issuer and not anchors.contains(cert):
+                raise ValueError(
+                    "CA certificate has no authorityKeyIdentifier, which RFC 5280 §4.2.1.1 "
+                    "requires in every certificate that is not self-signed"
+                )
+            return
+        # cryptography's own rule for a present AKI, kept (CA/B BR 7.1.2.11.1)
+        if aki.key_identifier is None:
+            raise ValueError(
+                "authorityKeyIdentifier must contain keyIdentifier (RFC 5280 §4.2.1.1)"
+            )
+
+    return ski_rule, aki_rule
 
 
 def _extension_policies(
-    mode: str, eku: x509.ObjectIdentifier | None
+    anchors: TrustAnchors, mode: str, eku: x509.ObjectIdentifier | None
 ) -> tuple[ExtensionPolicy, ExtensionPolicy]:
-    """``(ca_policy, ee_policy)`` for a verifier mode.
+    """``(ca_policy, ee_policy)`` for one trust store and verifier mode, built
+    once and kept on the :class:`TrustAnchors` object.
 
-    * ``"server"``: a ServerVerifier (serverAuth checked by cryptography's own
-      rules) whose EE policy only requires a subjectAltName to be present;
-    * ``"client"``: a ClientVerifier (clientAuth checked by cryptography's own
-      rules), subjectAltName optional;
-    * ``"python"``: a ClientVerifier whose EKU rules are certpolicy's (any
-      required EKU or none; anyExtendedKeyUsage accepted), subjectAltName optional.
+    * ``"server"``: cryptography's ServerVerifier profile (serverAuth, the SAN
+      must name the host);
+    * ``"client"``: chain-only, cryptography's own clientAuth EKU rules,
+      subjectAltName optional;
+    * ``"python"``: chain-only, certpolicy's EKU rules for ``eku``
+      (anyExtendedKeyUsage accepted; ``None``: no EKU rule), SAN optional.
+
+    Every mode adds certpolicy's keyIdentifier rules for CA certificates.
     """
-    key = (mode, eku.dotted_string if eku is not None else None)
-    with _policy_lock:
-        cached = _policy_cache.get(key)
+    key = ("certpolicy.chain", mode, eku.dotted_string if eku is not None else None)
+    cached = anchors.extras.get(key)
     if cached is not None:
-        return cached
-    ca = ExtensionPolicy.webpki_defaults_ca()
+        return cached  # type: ignore[return-value]
+    ski_rule, aki_rule = _ca_key_id_rules(anchors)
+    ca = (
+        ExtensionPolicy.webpki_defaults_ca()
+        .may_be_present(x509.SubjectKeyIdentifier, Criticality.NON_CRITICAL, ski_rule)
+        .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, aki_rule)
+    )
     ee = ExtensionPolicy.webpki_defaults_ee()
-    if mode == "server":
-        ee = ee.require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
-    else:
+    if mode != "server":
         ee = ee.may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
     if mode == "python":
         if eku is not None:
@@ -338,28 +363,40 @@ def _extension_policies(
             ee = ee.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
             ca = ca.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
     with _policy_lock:
-        _policy_cache.setdefault(key, (ca, ee))
-        return _policy_cache[key]
+        anchors.extras.setdefault(key, (ca, ee))
+        return anchors.extras[key]  # type: ignore[return-value]
 
 
-def _verifier_mode(leaf: x509.Certificate, eku: x509.ObjectIdentifier | None) -> str:
-    """Pick the cheapest verifier whose built-in rules give certpolicy's answer."""
-    if eku not in (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH):
+_policy_lock = threading.Lock()
+
+
+def _client_mode(leaf: x509.Certificate, eku: x509.ObjectIdentifier | None) -> str:
+    """``"client"`` when cryptography's built-in clientAuth rules give
+    certpolicy's answer for this leaf, else ``"python"``."""
+    if eku != ExtendedKeyUsageOID.CLIENT_AUTH:
         return "python"
-    exts = leaf.extensions
     try:
-        purposes = list(exts.get_extension_for_class(x509.ExtendedKeyUsage).value)
+        purposes = list(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:
-        purposes = None
-    if purposes is not None and eku not in purposes:
-        return "python"  # e.g. anyExtendedKeyUsage alone, which cryptography refuses
-    if eku == ExtendedKeyUsageOID.CLIENT_AUTH:
         return "client"
+    return "client" if eku in purposes else "python"
+
+
+def _server_subject(host: str | None) -> x509.DNSName | x509.IPAddress | None:
+    """The reference identity as a cryptography subject, or ``None``."""
+    if not host:
+        return None
+    text = host.strip().rstrip(".")
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
     try:
-        exts.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return "python"  # no SAN (legacy CN-only certificate)
-    return "python"
+        return x509.IPAddress(ipaddress.ip_address(text.split("%", 1)[0]))
+    except ValueError:
+        pass
+    try:
+        return x509.DNSName(normalize_dns_name(text))
+    except (InvalidName, ValueError):
+        return None
 
 
 # ---------------------------------------------------------------------------
@@ -378,6 +415,12 @@ def _validity_problem(cert: x509.Certificate, at: _dt.datetime) -> tuple[str, st
 
 
 def _key_problem(cert: x509.Certificate, *, leaf: bool) -> str | None:
+    if not leaf:
+        try:
+            if cert.public_key_algorithm_oid not in _RSA_OIDS:
+                return None  # CA keys are checked by cryptography when they sign
+        except Exception:  # pragma: no cover - unknown algorithm: look at the key
+            pass
     try:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as e:
@@ -489,29 +532,6 @@ def _anchor_problem(anchor: x509.Certificate) -> str | None:
         return (
             "self-signed, but its authorityKeyIdentifier does not match its own "
             "subjectKeyIdentifier (RFC 5280 §4.2.1.1)"
-        )
-    return None
-
-
-def _intermediate_problem(cert: x509.Certificate) -> str | None:
-    exts = cert.extensions
-    try:
-        exts.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except x509.ExtensionNotFound:
-        return (
-            "CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 requires "
-            "in every CA certificate below the trust anchor"
-        )
-    if cert.subject == cert.issuer:
-        return None  # self-issued: authorityKeyIdentifier optional (RFC 5280 §4.2.1.1)
-    try:
-        aki = exts.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        aki = None
-    if aki is None or aki.key_identifier is None:
-        return (
-            "CA certificate has no authorityKeyIdentifier keyIdentifier, which RFC 5280 "
-            "§4.2.1.1 requires in every certificate that is not self-signed"
         )
     return None
 
@@ -720,8 +740,12 @@ class ChainCheck:
             chain: the presented chain, leaf first (certificate objects, or DER /
                 PEM bytes, see :func:`parse_chain`). The order of the others and
                 extra certificates do not matter: they are untrusted candidates.
-            host: the server name, only for error messages (hostname matching
-                is :class:`~certpolicy.checks.hostname.HostnameCheck`'s job).
+            host: the server name (A-label DNS name or IP address), or ``None``.
+                It never decides the verdict (hostname matching is
+                :class:`~certpolicy.checks.hostname.HostnameCheck`'s job); it
+                names the host in errors and lets the check try cryptography's
+                all-Rust ServerVerifier first, which is faster on large SAN
+                lists.
             at: validation time (aware ``datetime``; naive means UTC); default now.
             policy: the policy in force: supplies ``trust`` (when the check has
                 none), ``max_chain_depth`` and the name used in errors.
@@ -751,6 +775,7 @@ class ChainCheck:
                 spec,
                 self._depth_for(policy),
                 _as_utc(at),
+                host=host,
                 allow_network=allow_network,
                 deadline=deadline,
             )
@@ -796,25 +821,61 @@ class ChainCheck:
     # -- the work -----------------------------------------------------------------
 
     def _verifier(
-        self, leaf: x509.Certificate, anchors: TrustAnchors, depth: int, at: _dt.datetime
+        self,
+        leaf: x509.Certificate,
+        anchors: TrustAnchors,
+        depth: int,
+        at: _dt.datetime,
+        host: str | None,
     ) -> _Verify:
-        mode = _verifier_mode(leaf, self.eku)
-        ca_policy, ee_policy = _extension_policies(mode, self.eku)
+        """The path validation function for this call.
+
+        With serverAuth and a host name, cryptography's ServerVerifier is tried
+        first: it checks the leaf (name included) before building a path, all
+        in Rust. Its success implies the chain-only verdict (its rules are a
+        subset of certpolicy's). When it fails on the leaf (name mismatch, no
+        SAN, anyExtendedKeyUsage alone ...), the chain-only ClientVerifier
+        decides; a failure while building the path ("candidates exhausted")
+        stands as it is, because the chain-only verifier builds paths with the
+        same CA rules.
+        """
         builder = (
             PolicyBuilder()
             .store(anchors.store)  # type: ignore[arg-type]
             .time(at.replace(tzinfo=None))
             .max_chain_depth(depth)
-            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
         )
-        if mode == "server":
-            return builder.build_server_verifier(_UNUSED_SUBJECT).verify
-        client = builder.build_client_verifier()
 
-        def verify(leaf: x509.Certificate, others: list[x509.Certificate]) -> list[x509.Certificate]:
+        def chain_only(leaf: x509.Certificate, others: list[x509.Certificate]) -> list[x509.Certificate]:
+            mode = _client_mode(leaf, self.eku)
+            ca_policy, ee_policy = _extension_policies(anchors, mode, self.eku)
+            client = builder.extension_policies(
+                ca_policy=ca_policy, ee_policy=ee_policy
+            ).build_client_verifier()
             return client.verify(leaf, others).chain
 
-        return verify
+        subject = _server_subject(host) if self.eku == ExtendedKeyUsageOID.SERVER_AUTH else None
+        if subject is None:
+            return chain_only
+        ca_server, ee_server = _extension_policies(anchors, "server", self.eku)
+        try:
+            server = builder.extension_policies(
+                ca_policy=ca_server, ee_policy=ee_server
+            ).build_server_verifier(subject)
+        except ValueError:
+            return chain_only
+
+        def fast_then_chain_only(
+            leaf: x509.Certificate, others: list[x509.Certificate]
+        ) -> list[x509.Certificate]:
+            try:
+                return server.verify(leaf, others)
+            except VerificationError as e:
+                if _clean(str(e)).startswith("candidates exhausted"):
+                    raise
+            return chain_only(leaf, others)
+
+        return fast_then_chain_only
 
     def _validate(
         self,
@@ -824,6 +885,7 @@ class ChainCheck:
         depth: int,
         at: _dt.datetime,
         *,
+        host: str | None,
         allow_network: bool,
         deadline: float | None,
     ) -> list[x509.Certificate]:
@@ -836,7 +898,7 @@ class ChainCheck:
                 leaf,
                 "no-trust-anchors",
             )
-        verifier = self._verifier(leaf, anchors, depth, at)
+        verifier = self._verifier(leaf, anchors, depth, at, host)
         candidates = certs[1:]
         try:
             path = verifier(leaf, candidates)
@@ -972,12 +1034,6 @@ class ChainCheck:
                 raise _chain_error(f"{_role(i, n)} certificate {_subject(cert)!r}: {key_problem}", cert)
         leaf = path[0]
         try:
-            for i in range(1, n - 1):
-                inter_problem = _intermediate_problem(path[i])
-                if inter_problem is not None:
-                    raise _chain_error(
-                        f"intermediate certificate {_subject(path[i])!r}: {inter_problem}", path[i]
-                    )
             leaf_problem = _leaf_name_problem(leaf)
             anchor_problem = _anchor_problem(path[-1]) if n > 1 else None
         except (ValueError, x509.DuplicateExtension) as e:

@@ -225,7 +225,9 @@ class OcspCheck:
                     self.stats["cache_hits"] += 1
                 return st
 
-        neg = self._negative_get(key)
+        # failures depend on where and how we asked: remember them per URL list and nonce use
+        neg_key = f"{key}|{settings.nonce}|{' '.join(urls)}"
+        neg = self._negative_get(neg_key)
         if neg is not None:
             with self._lock:
                 self.stats["negative_hits"] += 1
@@ -248,12 +250,19 @@ class OcspCheck:
         end = start + settings.ocsp_limits.total_timeout
         if ctx.deadline is not None:
             end = min(end, ctx.deadline)
+            if end <= start:
+                return RevocationStatus(
+                    Outcome.UNREACHABLE,
+                    core.SOURCE,
+                    f"OCSP responder {urls[0]}: the connection's deadline passed before the request",
+                    url=urls[0],
+                )
 
         fetched_here: list[bool] = []
 
         def loader(current: CacheEntry | None) -> Loaded:
             fetched_here.append(True)
-            return self._load(cert, issuer, ctx, urls, end, key, depth)
+            return self._load(cert, issuer, ctx, urls, end, key, neg_key, depth)
 
         try:
             got = cache.get_or_load(key, loader, accept=usable, timeout=max(0.05, end - time.monotonic()) + 1.0)
@@ -399,6 +408,7 @@ class OcspCheck:
         urls: list[str],
         end: float,
         key: str,
+        neg_key: str,
         depth: int,
     ) -> Loaded:
         """Ask the responders in turn; return the first usable verified
@@ -469,7 +479,7 @@ class OcspCheck:
         if len(failures) > 1:
             others = "; ".join(f.detail for f in failures[1:])
             first = dataclasses.replace(first, detail=f"{first.detail}; also tried: {others}")
-        self._negative_put(key, first)
+        self._negative_put(neg_key, first)
         raise _LoadFailed(first)
 
     def _start_background(

@@ -56,8 +56,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 from ..checks.base import CheckContext, RevocationStatus
@@ -104,6 +104,10 @@ _KNOWN_CRL_EXTENSIONS = frozenset(
         ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
     }
 )
+
+
+#: Revoked entries whose reason and date are kept once read, per CRL.
+_ENTRY_MEMO = 4096
 
 
 class CrlProblem(Exception):
@@ -200,6 +204,7 @@ class ParsedCrl:
     Args:
         crl: the parsed CRL.
         source: where it came from (URL or file), for messages.
+        der: the DER bytes ``crl`` was parsed from, if at hand (saves a copy).
 
     Attributes:
         crl, der (bytes), sha256 (hex), source, issuer (:class:`x509.Name`),
@@ -214,10 +219,14 @@ class ParsedCrl:
         CrlProblem: (``malformed``) an extension that does not parse.
     """
 
-    def __init__(self, crl: x509.CertificateRevocationList, source: str = "<memory>") -> None:
+    def __init__(
+        self, crl: x509.CertificateRevocationList, source: str = "<memory>", *, der: bytes | None = None
+    ) -> None:
         self.crl = crl
         self.source = source
-        self.der = crl.public_bytes(serialization.Encoding.DER)
+        if der is None or not der.startswith(b"\x30"):
+            der = crl.public_bytes(serialization.Encoding.DER)
+        self.der = der
         self.sha256 = hashlib.sha256(self.der).hexdigest()
         self.size = len(self.der)
         self.issuer = crl.issuer
@@ -249,6 +258,7 @@ class ParsedCrl:
         self._index: dict[Any, int] = {}
         self._build_index()
         self._verified: dict[bytes, bool] = {}
+        self._entries: dict[int, RevokedInfo] = {}
         self._lock = threading.Lock()
 
     def _build_index(self) -> None:
@@ -312,6 +322,17 @@ class ParsedCrl:
             pos = self._index.get(serial)
         if pos is None:
             return None
+        known = self._entries.get(pos)
+        if known is not None:
+            return known
+        info = self._read_entry(pos, serial)
+        with self._lock:
+            if len(self._entries) >= _ENTRY_MEMO:
+                self._entries.clear()
+            self._entries[pos] = info
+        return info
+
+    def _read_entry(self, pos: int, serial: int) -> RevokedInfo:
         entry = self.crl[pos]
         reason: str | None = None
         invalidity: _dt.datetime | None = None
@@ -334,20 +355,20 @@ class ParsedCrl:
     def signature_valid(self, issuer: x509.Certificate) -> bool:
         """``True`` when ``issuer``'s public key verifies the CRL signature
         (memoised per key, thread-safe)."""
-        key = issuer.public_key()
         try:
+            key = issuer.public_key()
             spki = key.public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )
-        except (ValueError, TypeError):  # pragma: no cover - exotic keys
-            spki = issuer.public_bytes(serialization.Encoding.DER)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            return False  # a key cryptography cannot use verifies nothing
         with self._lock:
             known = self._verified.get(spki)
         if known is not None:
             return known
         try:
             ok = bool(self.crl.is_signature_valid(key))  # type: ignore[arg-type]
-        except (TypeError, ValueError, InvalidSignature):
+        except (TypeError, ValueError, InvalidSignature, UnsupportedAlgorithm):
             ok = False
         with self._lock:
             self._verified[spki] = ok
@@ -500,7 +521,7 @@ def _valid_at(cert: x509.Certificate, at: _dt.datetime, skew: _dt.timedelta) -> 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
@@ -563,7 +584,7 @@ def authorise_crl(
         for cand in candidates:
             if (
                 cand.subject == crl.issuer
-                and cand.public_key() != issuer.public_key()
+                and cand != issuer
                 and _valid_at(cand, at, skew)
                 and _crl_sign_allowed(cand)
                 and any(_issued_by(cand, a) for a in above)
@@ -1007,7 +1028,7 @@ class CrlSource:
                 self._parsed.move_to_end(entry.sha256)
                 return parsed
         try:
-            parsed = ParsedCrl(load_crl(entry.data), str(entry.metadata.get("url") or entry.key))
+            parsed = ParsedCrl(load_crl(entry.data), str(entry.metadata.get("url") or entry.key), der=entry.data)
         except CrlProblem as e:
             log.warning("cached CRL %r is unusable (%s); discarding it", entry.key, e.detail)
             return None
@@ -1170,7 +1191,7 @@ class CrlSource:
                 f"{recent.detail} ({ago:.0f} s ago; not retried for {self.failure_ttl:g} s)",
             )
         try:
-            entry = cache.get_or_load(key, loader, accept=good_enough)
+            entry = cache.get_or_load(key, loader, accept=good_enough, timeout=_wait_budget(ctx))
         except (FetchError, CrlProblem, CacheTimeout) as e:
             outcome, detail = _error_outcome(e)
             self._note_attempt(key, at, outcome, detail)
@@ -1208,7 +1229,7 @@ class CrlSource:
             with self._lock:
                 self.downloads += 1
             resp = self._fetcher(url, limits=limits, accept=_ACCEPT, deadline=end)
-            parsed = ParsedCrl(load_crl(resp.body), url)
+            parsed = ParsedCrl(load_crl(resp.body), url, der=resp.body)
             # Validate before caching: a CRL of the wrong issuer or with a bad
             # signature must never displace a good cached one (or be served).
             authorise_crl(
@@ -1302,7 +1323,7 @@ class CrlSource:
                 self._background_load(key, at, cache, loader, fresh_delta)
             elif self._recent_attempt(key, at) is None:
                 try:
-                    got = cache.get_or_load(key, loader, accept=fresh_delta)
+                    got = cache.get_or_load(key, loader, accept=fresh_delta, timeout=_wait_budget(ctx))
                     if got.origin == "loaded":
                         self._note_attempt(key, at, None)
                     parsed = self.parse_entry(got) or parsed
@@ -1332,6 +1353,10 @@ class CrlSource:
 
         def job() -> None:
             run_at = at if delay <= 0 else self._clock()
+            if delay > 0:
+                # A timed refresh: whatever it finds, the CRL in use next gets a new plan.
+                with self._lock:
+                    self._planned.pop(key, None)
             if delay <= 0 and self._recent_attempt(key, run_at) is not None:
                 return
             try:
@@ -1458,6 +1483,13 @@ class CrlSource:
         return f"{base}, and no static CRL of issuer {issuer} is configured"
 
 
+def _wait_budget(ctx: CheckContext) -> float | None:
+    """Seconds a connection may wait for another thread's download (its deadline)."""
+    if ctx.deadline is None:
+        return None
+    return max(0.05, ctx.deadline - time.monotonic())
+
+
 def _due(parsed: ParsedCrl | None, at: _dt.datetime, settings: RevocationSettings) -> bool:
     return parsed is None or at >= _refresh_due(parsed, settings)
 
@@ -1486,21 +1518,13 @@ def _above(path: Sequence[x509.Certificate], issuer: x509.Certificate) -> list[x
 
 
 def _dedupe(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
-    seen: set[bytes] = set()
-    out = []
-    for c in certs:
-        fp = c.fingerprint(_SHA256)
-        if fp not in seen:
-            seen.add(fp)
-            out.append(c)
-    return out
+    # Certificates hash and compare by their DER encoding.
+    return list(dict.fromkeys(certs))
 
 
 def _replace_detail(st: RevocationStatus, detail: str) -> RevocationStatus:
     return replace(st, detail=detail)
 
-
-_SHA256 = hashes.SHA256()
 
 #: Build a CRL :class:`RevocationStatus` (for callers outside this module).
 status_for = _status

@@ -76,7 +76,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from ..checks.base import RevocationStatus
-from ..fetch import FetchError, FetchResponse
+from ..fetch import FetchError, FetchHTTPStatus, FetchResponse
 from ..policy import FetchLimits, Outcome
 
 __all__ = [
@@ -354,8 +354,6 @@ def fetch_response(
         certpolicy.fetch.FetchError: (and subclasses) timeouts, refused
             connections, HTTP errors, bodies over ``limits.max_bytes``.
     """
-    from ..fetch import FetchHTTPStatus
-
     get = get_url(url, request.der) if allow_get else None
     if get is not None:
         try:

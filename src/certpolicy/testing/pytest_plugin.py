@@ -9,7 +9,12 @@ Fixtures (all on loopback, all torn down after the test):
 * ``tls_server``: a factory ``tls_server(identity, **kw) -> LoopbackTLSServer``;
 * ``openssl_server``: a factory running ``openssl s_server`` (independent peer);
 * ``http_server``: a :class:`~certpolicy.testing.http_server.LoopbackHTTPServer`
-  for CRL distribution points, OCSP responders and caIssuers URLs.
+  for CRL distribution points and caIssuers URLs (``http_server.route(path, crl_der)``);
+* ``ocsp_responder``: a factory ``ocsp_responder(issuer_ca, **kw) -> OcspResponder``
+  (signs with ``cryptography``; fault knobs: stale, no nextUpdate, wrong nonce,
+  tryLater, garbage, stall, delegated or unauthorised signer ...);
+* ``openssl_ocsp_responder``: a factory running the ``openssl ocsp`` responder
+  (an independent peer) for a CA, with its own index file.
 
 Example::
 
@@ -31,6 +36,7 @@ import pytest
 from ..pki import CA, IssuedCert
 from ..table import PolicyTable
 from .http_server import LoopbackHTTPServer
+from .ocsp_responder import OcspResponder, OpensslOcspResponder
 from .tls_server import LoopbackTLSServer, OpenSSLServer
 
 __all__ = ["TestPKI"]
@@ -118,3 +124,36 @@ def http_server() -> Iterator[LoopbackHTTPServer]:
     """A started :class:`LoopbackHTTPServer` on 127.0.0.1."""
     with LoopbackHTTPServer() as srv:
         yield srv
+
+
+@pytest.fixture
+def ocsp_responder() -> Iterator[Callable[..., OcspResponder]]:
+    """Factory: ``ocsp_responder(issuer_ca, signer=None, **kw)`` starts an
+    :class:`~certpolicy.testing.ocsp_responder.OcspResponder` on loopback
+    (``.url`` is the responder URL for ``ocsp_url=``), stopped after the test."""
+    started: list[OcspResponder] = []
+
+    def make(issuer: Any, **kwargs: Any) -> OcspResponder:
+        responder = OcspResponder(issuer, **kwargs).start()
+        started.append(responder)
+        return responder
+
+    yield make
+    for r in started:
+        r.stop()
+
+
+@pytest.fixture
+def openssl_ocsp_responder() -> Iterator[Callable[..., OpensslOcspResponder]]:
+    """Factory: ``openssl_ocsp_responder(ca, ...)`` runs ``openssl ocsp`` as a
+    responder on loopback (see :class:`~certpolicy.testing.ocsp_responder.OpensslOcspResponder`)."""
+    started: list[OpensslOcspResponder] = []
+
+    def make(*args: Any, **kwargs: Any) -> OpensslOcspResponder:
+        responder = OpensslOcspResponder(*args, **kwargs).start()
+        started.append(responder)
+        return responder
+
+    yield make
+    for r in started:
+        r.stop()

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Benchmark: ChainCheck + HostnameCheck per chain against a bare
+cryptography ``ServerVerifier.verify`` on the same chain, in the same run.
+
+Usage::
+
+    python benchmarks/bench_chain.py [--rounds 7] [--number 300]
+
+Chains:
+
+* ``pki-ec``: root -> intermediate -> leaf, EC P-256 (certpolicy.pki);
+* ``pki-rsa``: the same with RSA-2048 keys;
+* ``google``: the real ``*.google.com`` chain of the x509-limbo ``online``
+  cases (3.6 KB leaf, ~130 SAN entries, SCTs), when the limbo file is present.
+
+Two input modes:
+
+* ``objects``: the same parsed ``x509.Certificate`` objects every time (the
+  checks' own cost; cached extension parses are reused);
+* ``der``: DER bytes parsed on every call by both sides (what one TLS
+  connection costs: the bare side does ``load_der_x509_certificate`` + verify,
+  certpolicy does ``parse_chain`` + ChainCheck + HostnameCheck).
+
+The bare verifier is built once (its validation time is fixed); certpolicy
+builds its verifier per call (cryptography fixes the time in it). Timings are
+the minimum over rounds of the mean per call, rounds interleaved, so that
+noise from other processes hits both sides alike. Target: ratio <= 1.3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.verification import PolicyBuilder, Store
+
+from certpolicy.checks.chain import ChainCheck
+from certpolicy.checks.hostname import HostnameCheck
+from certpolicy.pki import CA
+
+REPO = Path(__file__).resolve().parents[1]
+LIMBO = REPO.parent / "shared" / "conformance" / "limbo.json.gz"
+
+
+def pki_chain(key_type: str) -> tuple[list[x509.Certificate], list[x509.Certificate], str, dt.datetime]:
+    root = CA.create("Bench Root", key_type=key_type)
+    inter = root.create_intermediate("Bench Intermediate", key_type=key_type)
+    leaf = inter.issue_server("api.bench.example", "www.bench.example", key_type=key_type)
+    return [leaf.cert, inter.cert], [root.cert], "api.bench.example", dt.datetime.now(dt.timezone.utc)
+
+
+def google_chain() -> tuple[list[x509.Certificate], list[x509.Certificate], str, dt.datetime] | None:
+    if not LIMBO.exists():
+        return None
+    with gzip.open(LIMBO, "rt") as f:
+        cases = json.load(f)["testcases"]
+    tc = next((c for c in cases if c["id"] == "online::google.com"), None)
+    if tc is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chain = [x509.load_pem_x509_certificate(p.encode()) for p in [tc["peer_certificate"], *tc["untrusted_intermediates"]]]
+        anchors = [x509.load_pem_x509_certificate(p.encode()) for p in tc["trusted_certs"]]
+    at = dt.datetime.fromisoformat(tc["validation_time"])
+    return chain, anchors, "www.google.com", at
+
+
+def measure(funcs: dict[str, Callable[[], object]], rounds: int, number: int) -> dict[str, float]:
+    best = {k: float("inf") for k in funcs}
+    for f in funcs.values():  # warm up (and fail early)
+        f()
+    for _ in range(rounds):
+        for name, f in funcs.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                f()
+            best[name] = min(best[name], (time.perf_counter() - start) / number)
+    return best
+
+
+def bench_one(label: str, chain: list[x509.Certificate], anchors: list[x509.Certificate], host: str, at: dt.datetime, rounds: int, number: int) -> list[dict[str, object]]:
+    store = Store(anchors)
+    bare_verifier = PolicyBuilder().store(store).time(at).build_server_verifier(x509.DNSName(host))
+    check = ChainCheck(anchors=anchors)
+    hostname = HostnameCheck(cn_fallback="never")
+    ders = [c.public_bytes(Encoding.DER) for c in chain]
+
+    def bare_objects() -> object:
+        return bare_verifier.verify(chain[0], chain[1:])
+
+    def ours_objects() -> object:
+        path = check.check(chain, host, at=at)
+        return hostname.check(path[0], host)
+
+    def bare_der() -> object:
+        certs = [x509.load_der_x509_certificate(d) for d in ders]
+        return bare_verifier.verify(certs[0], certs[1:])
+
+    def ours_der() -> object:
+        path = check.check(ders, host, at=at)
+        return hostname.check(path[0], host)
+
+    t = measure(
+        {"bare_objects": bare_objects, "ours_objects": ours_objects, "bare_der": bare_der, "ours_der": ours_der},
+        rounds,
+        number,
+    )
+    rows = []
+    for mode in ("objects", "der"):
+        bare, ours = t[f"bare_{mode}"], t[f"ours_{mode}"]
+        rows.append({"chain": label, "input": mode, "bare_us": bare * 1e6, "certpolicy_us": ours * 1e6, "ratio": ours / bare})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--number", type=int, default=300)
+    parser.add_argument("--json", action="store_true", help="print JSON rows")
+    args = parser.parse_args(argv)
+    chains = {"pki-ec": pki_chain("ec-p256"), "pki-rsa": pki_chain("rsa-2048")}
+    g = google_chain()
+    if g is not None:
+        chains["google"] = g
+    rows = []
+    for label, (chain, anchors, host, at) in chains.items():
+        rows.extend(bench_one(label, chain, anchors, host, at, args.rounds, args.number))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'chain':8s} {'input':8s} {'bare verify':>12s} {'certpolicy':>12s} {'ratio':>6s}")
+        for r in rows:
+            print(f"{r['chain']:8s} {r['input']:8s} {r['bare_us']:10.1f}us {r['certpolicy_us']:10.1f}us {r['ratio']:6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
