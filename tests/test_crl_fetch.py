@@ -308,12 +308,18 @@ def test_crls_made_by_openssl_ca_are_understood(srv: LoopbackHTTPServer, tmp_pat
 def test_a_crl_with_a_lower_number_never_replaces_the_cached_one(srv: LoopbackHTTPServer, tmp_path: Path) -> None:
     pki = build_pki(srv.url("/n.crl"))
     srv.route("/n.crl", der(pki.inter.issue_crl([(pki.leaf.cert, KC)], this_update=AT - days(2), next_update=AT - hours(1), crl_number=5)))
-    check = crl_check(tmp_path, failure_ttl=0)
-    ctx = context(pki.path, policy(clock_skew=0))
-    assert check.status(pki.leaf.cert, pki.inter.cert, ctx).crl_number == 5
+    check = crl_check(tmp_path)  # failure_ttl 30 s
+    pol = policy(clock_skew=0)
+    assert check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, pol)).crl_number == 5
     srv.route("/n.crl", der(pki.inter.issue_crl([], this_update=AT - hours(1), next_update=AT + days(1), crl_number=4)))
-    st = check.status(pki.leaf.cert, pki.inter.cert, ctx)
+    later = AT + _dt.timedelta(seconds=60)
+    st = check.status(pki.leaf.cert, pki.inter.cert, context(pki.path, pol, at=later))
     assert st.outcome is Outcome.REVOKED and st.crl_number == 5
+    assert srv.hits("/n.crl") == 2
+    # the CRL in use is still out of date, but it was downloaded moments ago: no new download
+    st = check.status(pki.other.cert, pki.inter.cert, context(pki.other_path, pol, at=later + _dt.timedelta(seconds=1)))
+    assert st.outcome is Outcome.STALE
+    assert srv.hits("/n.crl") == 2
 
 
 def test_a_badly_signed_download_does_not_displace_a_good_cached_crl(srv: LoopbackHTTPServer, tmp_path: Path) -> None:

@@ -363,7 +363,7 @@ class Verifier:
                 if e.check in (None, "certificate"):
                     e.check = name
                 result = CheckResult(name, e.outcome or "fail", e.reason, passed=False, data=e.details)
-                failed_mode = mode
+                failed_mode: CheckMode = mode
                 if name == "revocation" and e.check in ("ocsp", "crl"):
                     # the source that decided sets the mode (OCSP enforce + CRL audit ...)
                     failed_mode = self._effective(policy.mode(e.check))

@@ -69,6 +69,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as _dt
+import functools
 import ipaddress
 import re
 import threading
@@ -79,7 +80,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, PublicKeyAlgorithmOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, PublicKeyAlgorithmOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -382,9 +383,10 @@ def _client_mode(leaf: x509.Certificate, eku: x509.ObjectIdentifier | None) -> s
     return "client" if eku in purposes else "python"
 
 
+@functools.lru_cache(maxsize=1024)
 def _server_subject(host: str | None) -> x509.DNSName | x509.IPAddress | None:
     """The reference identity as a cryptography subject, or ``None``."""
-    if not host:
+    if not host or not isinstance(host, str):
         return None
     text = host.strip().rstrip(".")
     if text.startswith("[") and text.endswith("]"):
@@ -461,31 +463,37 @@ def _lenient_ipv4(text: str) -> list[ipaddress.IPv4Address]:
     return out
 
 
-def _leaf_name_problem(cert: x509.Certificate) -> str | None:
-    """subjectAltName criticality and subject CN consistency of the leaf."""
+def _leaf_name_problem(cert: x509.Certificate, *, san_checked: bool = False) -> str | None:
+    """subjectAltName criticality (unless cryptography's server profile already
+    checked it: ``san_checked``) and subject CN consistency of the leaf."""
     try:
-        san_ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        san_ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     except x509.ExtensionNotFound:
         return None
-    empty_subject = len(cert.subject) == 0
-    if empty_subject and not san_ext.critical:
-        return "subjectAltName must be critical when the subject is empty (RFC 5280 §4.2.1.6)"
-    if san_ext.critical and not empty_subject:
-        return (
-            "subjectAltName must not be critical when the subject is not empty "
-            "(RFC 5280 §4.2.1.6, CA/B BR 7.1.2.7.12)"
-        )
-    cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    subject = cert.subject
+    if not san_checked:
+        empty_subject = len(subject) == 0
+        if empty_subject and not san_ext.critical:
+            return "subjectAltName must be critical when the subject is empty (RFC 5280 §4.2.1.6)"
+        if san_ext.critical and not empty_subject:
+            return (
+                "subjectAltName must not be critical when the subject is not empty "
+                "(RFC 5280 §4.2.1.6, CA/B BR 7.1.2.7.12)"
+            )
+    cns = [a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     if not cns:
         return None
-    san = san_ext.value
-    dns = san.get_values_for_type(x509.DNSName)
-    ips = san.get_values_for_type(x509.IPAddress)
-    ip_texts = {str(ip) for ip in ips}
-    dns_keys: dict[str, str] | None = None
+    dns: set[str] = set()
+    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for gn in san_ext.value:  # type: ignore[attr-defined]
+        kind = type(gn)
+        if kind is x509.DNSName:
+            dns.add(gn.value)
+        elif kind is x509.IPAddress and not isinstance(gn.value, ipaddress._BaseNetwork):
+            ips.append(gn.value)
     for cn in cns:
-        if not isinstance(cn, str) or cn in dns or cn in ip_texts:
-            continue  # absent or a character-for-character copy
+        if not isinstance(cn, str) or cn in dns:
+            continue  # absent or a character-for-character copy of a dNSName
         text = cn.strip()
         readings: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
         try:
@@ -493,6 +501,8 @@ def _leaf_name_problem(cert: x509.Certificate) -> str | None:
         except ValueError:
             readings.extend(_lenient_ipv4(text))
         if readings:
+            if any(cn == str(ip) for ip in ips):
+                continue  # a character-for-character copy of an iPAddress
             for r in readings:
                 if r in ips:
                     return (
@@ -504,18 +514,15 @@ def _leaf_name_problem(cert: x509.Certificate) -> str | None:
             key = normalize_dns_name(text, allow_wildcard=True)
         except InvalidName:
             continue
-        if dns_keys is None:
-            dns_keys = {}
-            for d in dns:
-                try:
-                    dns_keys.setdefault(normalize_dns_name(d, allow_wildcard=True), d)
-                except InvalidName:
-                    continue
-        if key in dns_keys:
-            return (
-                f"subject commonName {cn!r} names the dNSName SAN {dns_keys[key]!r} but is not a "
-                "character-for-character copy of it (CA/B BR 7.1.4.3)"
-            )
+        for d in dns:
+            try:
+                if normalize_dns_name(d, allow_wildcard=True) == key:
+                    return (
+                        f"subject commonName {cn!r} names the dNSName SAN {d!r} but is not a "
+                        "character-for-character copy of it (CA/B BR 7.1.4.3)"
+                    )
+            except InvalidName:
+                continue
     return None
 
 
@@ -524,8 +531,8 @@ def _anchor_problem(anchor: x509.Certificate) -> str | None:
         return None
     exts = anchor.extensions
     try:
-        ski = exts.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-        aki = exts.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        ski = exts.get_extension_for_oid(ExtensionOID.SUBJECT_KEY_IDENTIFIER).value.digest  # type: ignore[attr-defined]
+        aki = exts.get_extension_for_oid(ExtensionOID.AUTHORITY_KEY_IDENTIFIER).value
     except x509.ExtensionNotFound:
         return None
     if aki.key_identifier is not None and aki.key_identifier != ski:
@@ -617,7 +624,8 @@ def _pyhanko_validate(
 # ---------------------------------------------------------------------------
 
 
-_Verify = Callable[[x509.Certificate, list[x509.Certificate]], list[x509.Certificate]]
+#: ``verify(leaf, candidates) -> (path, checked_by_server_profile)``
+_Verify = Callable[[x509.Certificate, list[x509.Certificate]], tuple[list[x509.Certificate], bool]]
 
 
 def _as_utc(at: _dt.datetime | None) -> _dt.datetime:
@@ -846,13 +854,15 @@ class ChainCheck:
             .max_chain_depth(depth)
         )
 
-        def chain_only(leaf: x509.Certificate, others: list[x509.Certificate]) -> list[x509.Certificate]:
+        def chain_only(
+            leaf: x509.Certificate, others: list[x509.Certificate]
+        ) -> tuple[list[x509.Certificate], bool]:
             mode = _client_mode(leaf, self.eku)
             ca_policy, ee_policy = _extension_policies(anchors, mode, self.eku)
             client = builder.extension_policies(
                 ca_policy=ca_policy, ee_policy=ee_policy
             ).build_client_verifier()
-            return client.verify(leaf, others).chain
+            return client.verify(leaf, others).chain, False
 
         subject = _server_subject(host) if self.eku == ExtendedKeyUsageOID.SERVER_AUTH else None
         if subject is None:
@@ -867,9 +877,9 @@ class ChainCheck:
 
         def fast_then_chain_only(
             leaf: x509.Certificate, others: list[x509.Certificate]
-        ) -> list[x509.Certificate]:
+        ) -> tuple[list[x509.Certificate], bool]:
             try:
-                return server.verify(leaf, others)
+                return server.verify(leaf, others), True
             except VerificationError as e:
                 if _clean(str(e)).startswith("candidates exhausted"):
                     raise
@@ -901,12 +911,13 @@ class ChainCheck:
         verifier = self._verifier(leaf, anchors, depth, at, host)
         candidates = certs[1:]
         try:
-            path = verifier(leaf, candidates)
+            path, san_checked = verifier(leaf, candidates)
         except VerificationError as first:
             path = self._recover(
                 first, verifier, certs, anchors, spec, depth, at, allow_network, deadline
             )
-        self._post_checks(path, at)
+            san_checked = False
+        self._post_checks(path, at, anchors, san_checked=san_checked)
         return path
 
     def _recover(
@@ -937,7 +948,7 @@ class ChainCheck:
             if aia.certificates:
                 candidates = [*candidates, *aia.certificates]
                 try:
-                    return verifier(leaf, candidates)
+                    return verifier(leaf, candidates)[0]
                 except VerificationError as second:
                     error = second
         if _DN_CONSTRAINT in str(error):
@@ -1018,7 +1029,27 @@ class ChainCheck:
             raise _chain_error(f"the certificate is a trust anchor but {eku_problem}", leaf)
         return [leaf]
 
-    def _post_checks(self, path: list[x509.Certificate], at: _dt.datetime) -> None:
+    @staticmethod
+    def _anchor_problem_cached(anchor: x509.Certificate, anchors: TrustAnchors) -> str | None:
+        cache = anchors.extras.get("certpolicy.chain.anchor-problems")
+        if not isinstance(cache, dict):
+            cache = anchors.extras.setdefault("certpolicy.chain.anchor-problems", {})
+        assert isinstance(cache, dict)
+        if anchor in cache:
+            return cache[anchor]  # type: ignore[no-any-return]
+        problem = _anchor_problem(anchor)
+        if anchors.contains(anchor):
+            cache[anchor] = problem  # bounded by the number of anchors
+        return problem
+
+    def _post_checks(
+        self,
+        path: list[x509.Certificate],
+        at: _dt.datetime,
+        anchors: TrustAnchors,
+        *,
+        san_checked: bool = False,
+    ) -> None:
         n = len(path)
         for i, cert in enumerate(path):
             problem = _validity_problem(cert, at)
@@ -1034,8 +1065,8 @@ class ChainCheck:
                 raise _chain_error(f"{_role(i, n)} certificate {_subject(cert)!r}: {key_problem}", cert)
         leaf = path[0]
         try:
-            leaf_problem = _leaf_name_problem(leaf)
-            anchor_problem = _anchor_problem(path[-1]) if n > 1 else None
+            leaf_problem = _leaf_name_problem(leaf, san_checked=san_checked)
+            anchor_problem = self._anchor_problem_cached(path[-1], anchors) if n > 1 else None
         except (ValueError, x509.DuplicateExtension) as e:
             raise _chain_error(f"unreadable extension on the certification path ({e})", leaf) from None
         if leaf_problem is not None:

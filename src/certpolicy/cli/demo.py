@@ -86,7 +86,7 @@ def _scenarios(tmp: Path) -> tuple[list[Scenario], Path, list[LoopbackTLSServer]
         Scenario("intranet appliance, override", "appliance.demo.test", s_appliance, True, None, "self-signed, trusted by the 'legacy-appliance' override"),
         Scenario("intranet printer, no override", "printer.demo.test", s_lonely, False, "ChainError", "self-signed and no override trusts it"),
     ]
-    return scenarios, root.cert_pem and tmp / "root.pem", servers
+    return scenarios, tmp / "root.pem", servers
 
 
 def _via_requests(ctx: PolicySSLContext, sc: Scenario) -> tuple[Verdict | None, BaseException | None]:

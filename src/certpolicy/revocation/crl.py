@@ -1203,8 +1203,6 @@ class CrlSource:
         fresh = self.parse_entry(entry)
         if fresh is None:  # pragma: no cover - the loader validated it
             return parsed, (Outcome.MALFORMED, "the downloaded CRL could not be parsed")
-        if entry.origin == "loaded":
-            self._note_attempt(key, at, None)
         if good_enough(entry):
             self._plan_timed_refresh(key, fresh, cache, settings, url, cert, issuer, dps, candidates, above)
         return fresh, None
@@ -1246,6 +1244,9 @@ class CrlSource:
                 attempt, settings.retry, retry_if=_retryable, deadline=deadline,
                 describe=f"CRL download from {url}",
             )
+            # Remember the download (successful, whatever it brought) so that a
+            # CRL that is still out of date is not downloaded again at once.
+            self._note_attempt("crl:" + url, at, None)
             old = self.parse_entry(current) if current is not None else None
             if (
                 current is not None
@@ -1324,8 +1325,6 @@ class CrlSource:
             elif self._recent_attempt(key, at) is None:
                 try:
                     got = cache.get_or_load(key, loader, accept=fresh_delta, timeout=_wait_budget(ctx))
-                    if got.origin == "loaded":
-                        self._note_attempt(key, at, None)
                     parsed = self.parse_entry(got) or parsed
                 except (FetchError, CrlProblem, CacheTimeout) as e:
                     outcome, detail = _error_outcome(e)
@@ -1360,9 +1359,7 @@ class CrlSource:
             if delay <= 0 and self._recent_attempt(key, run_at) is not None:
                 return
             try:
-                got = cache.get_or_load(key, loader, accept=accept)
-                if got.origin == "loaded":
-                    self._note_attempt(key, run_at, None)
+                cache.get_or_load(key, loader, accept=accept)
             except (FetchError, CrlProblem, CacheTimeout) as e:
                 outcome, detail = _error_outcome(e)
                 self._note_attempt(key, run_at, outcome, detail)

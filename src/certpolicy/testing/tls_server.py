@@ -272,3 +272,33 @@ class OpenSSLServer:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m certpolicy.testing.tls_server CHAIN.pem KEY.pem [--host H]``:
+    serve in the foreground (benchmarks run the server in another process);
+    prints the port on the first line of stdout."""
+    import argparse
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    ap = argparse.ArgumentParser(prog="python -m certpolicy.testing.tls_server")
+    ap.add_argument("chain")
+    ap.add_argument("key")
+    ap.add_argument("--host", default="127.0.0.1")
+    args = ap.parse_args(argv)
+    chain = x509.load_pem_x509_certificates(Path(args.chain).read_bytes())
+    key = load_pem_private_key(Path(args.key).read_bytes(), None)
+    srv = LoopbackTLSServer(chain=chain, key=key, host=args.host).start()
+    print(srv.port, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()

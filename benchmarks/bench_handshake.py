@@ -1,0 +1,189 @@
+"""Benchmark: full TLS handshakes through certpolicy's context vs the peers.
+
+Usage::
+
+    python benchmarks/bench_handshake.py [--n 600] [--growth 10000]
+
+Measured in one run, against one loopback TLS server running in another
+process (chain: leaf <- intermediate <- private root, EC P-256, TLS 1.3):
+
+* ``certpolicy cold``: chain and hostname enforced, revocation off, verdict cache off;
+* ``certpolicy warm``: the same with the verdict cache (same chain, host, policy);
+* ``ssl verified``: ``ssl.create_default_context(cafile=root)`` (OpenSSL verifies);
+* ``ssl unverified``: verification off (the floor);
+* ``truststore``: ``truststore.SSLContext`` trusting the same root.
+
+Reports medians per handshake (connect + handshake + close) and ratios against
+``ssl verified``; throughput with 16 threads and with 64 asyncio tasks; and
+growth over many handshakes (median of the last 100 vs the first 100, and
+the RSS growth). Figures go into docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import resource
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import certpolicy
+from certpolicy.pki import CA
+
+HOST = "bench.test"
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+    root = CA.create("bench root")
+    inter = root.create_intermediate("bench issuing CA")
+    leaf = inter.issue_server(HOST, "127.0.0.1")
+    paths = leaf.write(tmp, "leaf")
+    (tmp / "root.pem").write_bytes(root.cert_pem)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "certpolicy.testing.tls_server", str(paths.chain), str(paths.key)],
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    return proc, port, tmp / "root.pem"
+
+
+def one(ctx: ssl.SSLContext, port: int) -> None:
+    sock = socket.create_connection(("127.0.0.1", port))
+    tls = ctx.wrap_socket(sock, server_hostname=HOST)
+    tls.close()
+
+
+def timed(ctx: ssl.SSLContext, port: int, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        one(ctx, port)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def throughput_threads(ctx: ssl.SSLContext, port: int, threads: int, per_thread: int) -> float:
+    barrier = threading.Barrier(threads + 1)
+
+    def worker() -> None:
+        barrier.wait()
+        for _ in range(per_thread):
+            one(ctx, port)
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in ts:
+        t.join()
+    return threads * per_thread / (time.perf_counter() - t0)
+
+
+def throughput_asyncio(ctx: ssl.SSLContext, port: int, tasks: int, per_task: int) -> float:
+    async def worker() -> None:
+        for _ in range(per_task):
+            _r, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=HOST)
+            w.close()
+            await w.wait_closed()
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(tasks)))
+        return tasks * per_task / (time.perf_counter() - t0)
+
+    return asyncio.run(main())
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=600)
+    ap.add_argument("--growth", type=int, default=10000)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per variant")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="certpolicy-bench-"))
+    proc, port, root = start_server(tmp)
+    try:
+        table = certpolicy.PolicyTable.from_dict(
+            {"defaults": {"trust": {"system": False, "extra": [str(root)]}, "ocsp": "off", "crl": "off"}}
+        )
+        variants: dict[str, Callable[[], ssl.SSLContext]] = {
+            "certpolicy cold": lambda: certpolicy.create_ssl_context(table, verdict_ttl=0),
+            "certpolicy warm": lambda: certpolicy.create_ssl_context(table),
+            "ssl verified": lambda: ssl.create_default_context(cafile=str(root)),
+        }
+
+        def unverified() -> ssl.SSLContext:
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            c.check_hostname = False
+            c.verify_mode = ssl.CERT_NONE
+            return c
+
+        variants["ssl unverified"] = unverified
+        try:
+            import truststore
+
+            def ts() -> ssl.SSLContext:
+                c = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                c.load_verify_locations(str(root))
+                return c
+
+            variants["truststore"] = ts
+        except ImportError:
+            pass
+        ctxs = {name: make() for name, make in variants.items()}
+        for c in ctxs.values():  # warm-up (and fill the verdict cache)
+            timed(c, port, 30)
+        samples: dict[str, list[float]] = {name: [] for name in ctxs}
+        per_round = max(args.n // args.rounds, 1)
+        for _ in range(args.rounds):  # interleave to spread machine noise
+            for name, c in ctxs.items():
+                samples[name] += timed(c, port, per_round)
+        base = statistics.median(samples["ssl verified"])
+        print(f"python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {os.cpu_count()} cores")
+        print(f"{'variant':<18} {'median ms':>10} {'vs ssl verified':>16}")
+        for name, s in samples.items():
+            m = statistics.median(s)
+            print(f"{name:<18} {m * 1000:>10.3f} {m / base:>15.2f}x")
+        print()
+        for label, cp, plain in (
+            ("16 threads", ctxs["certpolicy cold"], ctxs["ssl verified"]),
+        ):
+            a = throughput_threads(cp, port, 16, 40)
+            b = throughput_threads(plain, port, 16, 40)
+            print(f"{label}: certpolicy (cold) {a:.0f}/s, ssl verified {b:.0f}/s, ratio {a / b:.2f}")
+        a = throughput_asyncio(ctxs["certpolicy cold"], port, 64, 10)
+        b = throughput_asyncio(ctxs["ssl verified"], port, 64, 10)
+        print(f"64 asyncio tasks: certpolicy (cold) {a:.0f}/s, ssl verified {b:.0f}/s, ratio {a / b:.2f}")
+        if args.growth:
+            ctx = certpolicy.create_ssl_context(table)
+            rss0 = rss_mb()
+            s = timed(ctx, port, args.growth)
+            rss1 = rss_mb()
+            first, last = statistics.median(s[:100]), statistics.median(s[-100:])
+            print(
+                f"growth over {args.growth} handshakes (warm): first 100 median {first * 1000:.3f} ms, "
+                f"last 100 median {last * 1000:.3f} ms (x{last / first:.2f}); max RSS +{rss1 - rss0:.1f} MB"
+            )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
