@@ -34,7 +34,7 @@ from typing import Any
 from cryptography import x509
 
 from .checks.base import Check, CheckContext, CheckResult
-from .errors import CertPolicyError, ChainError, CheckCrashed
+from .errors import CertificateRevoked, CertPolicyError, ChainError, CheckCrashed, RevocationError
 from .names import IPAddress, parse_ip
 from .policy import CheckMode, Policy
 from .resolver import PolicyResolver, Resolution
@@ -140,6 +140,15 @@ class Verdict:
     at: _dt.datetime | None = None
     elapsed: float = 0.0
     expires_at: float = 0.0
+    chain_der: tuple[bytes, ...] = ()
+    network_deferred: bool = False
+
+    @property
+    def can_complete_off_loop(self) -> bool:
+        """``True`` when the verdict failed only because revocation data was not
+        cached and network I/O was not allowed (an event-loop handshake):
+        :meth:`Verifier.complete_off_loop` can fetch it and decide."""
+        return self.network_deferred and not self.passed
 
     @property
     def policy(self) -> Policy:
@@ -313,7 +322,7 @@ class Verifier:
                 return v
 
         at = self.now()
-        verdict = Verdict(host=resolution.host, peer_ip=peer, port=port, resolution=resolution, at=at)
+        verdict = Verdict(host=resolution.host, peer_ip=peer, port=port, resolution=resolution, at=at, chain_der=ders)
         try:
             certs = _parse_chain(chain)
         except CertPolicyError as e:
@@ -389,6 +398,13 @@ class Verifier:
         verdict.elapsed = time.perf_counter() - t0
         if first_enforced is not None:
             verdict.passed = False
+            verdict.network_deferred = (
+                not allow_network
+                and isinstance(first_enforced, RevocationError)
+                and not isinstance(first_enforced, CertificateRevoked)
+                and first_enforced.outcome == "unreachable"
+                and all(isinstance(e, RevocationError) for e in verdict.errors if e is not None)
+            )
             self._emit(verdict)
             first_enforced.verdict = verdict  # type: ignore[attr-defined]
             raise first_enforced
@@ -453,6 +469,30 @@ class Verifier:
             self._cache.move_to_end(key)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+
+    async def complete_off_loop(self, verdict: Verdict) -> Verdict:
+        """Finish a verification that an event-loop handshake deferred: run it
+        again in a worker thread with network access (OCSP / CRL fetches,
+        bounded by the policy's limits), which also fills the caches, so a
+        retried connection is decided from them.
+
+        Returns:
+            the new :class:`Verdict` (passed).
+
+        Raises:
+            CertPolicyError: the verification fails with network access too.
+        """
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.verify,
+            verdict.chain_der,
+            verdict.host,
+            peer_ip=verdict.peer_ip,
+            port=verdict.port,
+            resolution=verdict.resolution,
+            allow_network=True,
+        )
 
     def add_anchors_from(self, *, cafile: Any = None, capath: Any = None, cadata: Any = None) -> None:
         """Add trust anchors (PEM/DER file, folder, or data) to every policy's

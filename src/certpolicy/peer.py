@@ -95,6 +95,19 @@ def proxy_in_frames(start: int = 2) -> bool:
     return False
 
 
+def _anyio_peer(obj: Any) -> Peer | None:
+    """The remote address of an anyio stream (``TLSStream`` forwards its
+    transport's typed attributes), when anyio is in use."""
+    anyio = sys.modules.get("anyio")
+    extra = getattr(obj, "extra", None)
+    if anyio is None or not callable(extra) or not hasattr(obj, "transport_stream"):
+        return None
+    try:
+        return _from_sockaddr(extra(anyio.abc.SocketAttribute.remote_address), "anyio")
+    except Exception:
+        return None
+
+
 def peer_from_frames(start: int = 2) -> Peer | None:
     """Look for an asyncio transport in the calling frames (best effort).
 
@@ -110,6 +123,9 @@ def peer_from_frames(start: int = 2) -> Peer | None:
             break
         obj = frame.f_locals.get("self")
         if obj is not None:
+            peer = _anyio_peer(obj)
+            if peer is not None:
+                return peer
             transport = getattr(obj, "_transport", None)
             for candidate in (transport, obj):
                 get = getattr(candidate, "get_extra_info", None)

@@ -18,7 +18,10 @@ Every case goes through the public checks, as an application would use them:
   chain depth and extended key usage (``serverAuth`` for SERVER cases,
   ``clientAuth`` for CLIENT cases unless the case says otherwise);
 * :class:`certpolicy.HostnameCheck` (``cn_fallback="never"``, as the suite
-  expects) on the validated leaf, with the case's DNS or IP peer name;
+  expects) on the leaf, with the case's DNS or IP peer name. The verdict is
+  the conjunction of the checks; the cheap hostname check runs first (as
+  cryptography's ServerVerifier checks the leaf's name before building a
+  path), so a case whose name does not match costs no path building;
 * ``certpolicy.checks.crl.CrlCheck`` for cases with CRLs, when it is
   importable and usable; otherwise those cases are skipped naming "CRL support".
 
@@ -234,13 +237,17 @@ class CertpolicyHarness:
         check = self._chain_cls(
             anchors=anchors, max_chain_depth=tc.get("max_chain_depth"), eku=eku
         )
+        host = peer["value"] if tc.get("validation_kind") == "SERVER" and peer else None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                host = peer["value"] if tc.get("validation_kind") == "SERVER" and peer else None
+                if host is not None:
+                    # The verdict is the conjunction of both checks; the cheap
+                    # one runs first (cryptography's ServerVerifier also checks
+                    # the leaf's name before it builds a path).
+                    leaf = x509.load_pem_x509_certificate(leaf_pem)
+                    self._hostname.check(leaf, host)
                 path = check.check([leaf_pem, *inter_pems], host, at=_time(tc), allow_network=False)
-                if tc.get("validation_kind") == "SERVER" and peer:
-                    self._hostname.check(path[0], peer["value"])
                 if has_crl and self._crl is not None:
                     self._crl(tc, path)
         except CertPolicyError as e:

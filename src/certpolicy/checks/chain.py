@@ -543,6 +543,26 @@ def _anchor_problem(anchor: x509.Certificate) -> str | None:
     return None
 
 
+def _bad_anchors(anchors: TrustAnchors) -> dict[int, str]:
+    """``{id(anchor): problem}`` for the anchors that certpolicy refuses, worked
+    out once per trust store (the objects live as long as the store)."""
+    key = "certpolicy.chain.bad-anchors"
+    found = anchors.extras.get(key)
+    if isinstance(found, dict):
+        return found
+    bad: dict[int, str] = {}
+    for anchor in anchors.certificates:
+        try:
+            problem = _anchor_problem(anchor)
+        except (ValueError, x509.DuplicateExtension) as e:
+            problem = f"unreadable extension ({e})"
+        if problem is not None:
+            bad[id(anchor)] = problem
+    with _policy_lock:
+        anchors.extras.setdefault(key, bad)
+    return bad
+
+
 def _eku_problem(cert: x509.Certificate, eku: x509.ObjectIdentifier | None) -> str | None:
     if eku is None:
         return None
@@ -843,16 +863,12 @@ class ChainCheck:
         in Rust. Its success implies the chain-only verdict (its rules are a
         subset of certpolicy's). When it fails on the leaf (name mismatch, no
         SAN, anyExtendedKeyUsage alone ...), the chain-only ClientVerifier
-        decides; a failure while building the path ("candidates exhausted")
-        stands as it is, because the chain-only verifier builds paths with the
-        same CA rules.
+        decides; a failure while building the path ("candidates exhausted",
+        "fatal error") stands as it is, because the chain-only verifier builds
+        paths with the same CA rules.
         """
-        builder = (
-            PolicyBuilder()
-            .store(anchors.store)  # type: ignore[arg-type]
-            .time(at.replace(tzinfo=None))
-            .max_chain_depth(depth)
-        )
+        naive_at = at.replace(tzinfo=None)
+        builder = PolicyBuilder().store(anchors.store).time(naive_at).max_chain_depth(depth)  # type: ignore[arg-type]
 
         def chain_only(
             leaf: x509.Certificate, others: list[x509.Certificate]
@@ -867,11 +883,21 @@ class ChainCheck:
         subject = _server_subject(host) if self.eku == ExtendedKeyUsageOID.SERVER_AUTH else None
         if subject is None:
             return chain_only
-        ca_server, ee_server = _extension_policies(anchors, "server", self.eku)
+        key = ("certpolicy.chain.server-builder", depth)
+        prepared = anchors.extras.get(key)
+        if prepared is None:
+            ca_server, ee_server = _extension_policies(anchors, "server", self.eku)
+            prepared = (
+                PolicyBuilder()
+                .store(anchors.store)  # type: ignore[arg-type]
+                .max_chain_depth(depth)
+                .extension_policies(ca_policy=ca_server, ee_policy=ee_server)
+            )
+            with _policy_lock:
+                if len(anchors.extras) < 64:  # depths are few; stay bounded anyway
+                    anchors.extras.setdefault(key, prepared)
         try:
-            server = builder.extension_policies(
-                ca_policy=ca_server, ee_policy=ee_server
-            ).build_server_verifier(subject)
+            server = prepared.time(naive_at).build_server_verifier(subject)  # type: ignore[attr-defined]
         except ValueError:
             return chain_only
 
@@ -881,7 +907,7 @@ class ChainCheck:
             try:
                 return server.verify(leaf, others), True
             except VerificationError as e:
-                if _clean(str(e)).startswith("candidates exhausted"):
+                if _clean(str(e)).startswith(("candidates exhausted", "fatal error")):
                     raise
             return chain_only(leaf, others)
 
@@ -912,12 +938,15 @@ class ChainCheck:
         candidates = certs[1:]
         try:
             path, san_checked = verifier(leaf, candidates)
+            by_cryptography = True
         except VerificationError as first:
-            path = self._recover(
+            path, by_cryptography = self._recover(
                 first, verifier, certs, anchors, spec, depth, at, allow_network, deadline
             )
             san_checked = False
-        self._post_checks(path, at, anchors, san_checked=san_checked)
+        self._post_checks(
+            path, at, anchors, san_checked=san_checked, validity=not by_cryptography
+        )
         return path
 
     def _recover(
@@ -931,10 +960,12 @@ class ChainCheck:
         at: _dt.datetime,
         allow_network: bool,
         deadline: float | None,
-    ) -> list[x509.Certificate]:
+    ) -> tuple[list[x509.Certificate], bool]:
         """After a failed verification: fetch missing intermediates, try
         pyhanko for directoryName constraints, accept a pinned self-signed
-        leaf, or explain the failure."""
+        leaf, or explain the failure.
+
+        Returns ``(path, built_by_cryptography)``."""
         leaf, candidates = certs[0], certs[1:]
         aia: AiaResult | None = None
         if spec is not None and spec.aia_fetch:
@@ -948,14 +979,14 @@ class ChainCheck:
             if aia.certificates:
                 candidates = [*candidates, *aia.certificates]
                 try:
-                    return verifier(leaf, candidates)[0]
+                    return verifier(leaf, candidates)[0], True
                 except VerificationError as second:
                     error = second
         if _DN_CONSTRAINT in str(error):
-            return self._pyhanko_path(leaf, candidates, anchors, depth, at, error)
+            return self._pyhanko_path(leaf, candidates, anchors, depth, at, error), False
         direct = self._direct_trust(leaf, anchors, at)
         if direct is not None:
-            return direct
+            return direct, False
         raise self._explain(error, certs, anchors, at, aia)
 
     def _pyhanko_path(
@@ -1029,19 +1060,6 @@ class ChainCheck:
             raise _chain_error(f"the certificate is a trust anchor but {eku_problem}", leaf)
         return [leaf]
 
-    @staticmethod
-    def _anchor_problem_cached(anchor: x509.Certificate, anchors: TrustAnchors) -> str | None:
-        cache = anchors.extras.get("certpolicy.chain.anchor-problems")
-        if not isinstance(cache, dict):
-            cache = anchors.extras.setdefault("certpolicy.chain.anchor-problems", {})
-        assert isinstance(cache, dict)
-        if anchor in cache:
-            return cache[anchor]  # type: ignore[no-any-return]
-        problem = _anchor_problem(anchor)
-        if anchors.contains(anchor):
-            cache[anchor] = problem  # bounded by the number of anchors
-        return problem
-
     def _post_checks(
         self,
         path: list[x509.Certificate],
@@ -1049,30 +1067,44 @@ class ChainCheck:
         anchors: TrustAnchors,
         *,
         san_checked: bool = False,
+        validity: bool = False,
     ) -> None:
+        """certpolicy's rules on a validated path (see the module docstring).
+
+        ``validity``: re-check every certificate against ``at`` (for paths that
+        cryptography did not build; cryptography checks every certificate of its
+        paths, the trust anchor included).
+        """
         n = len(path)
         for i, cert in enumerate(path):
-            problem = _validity_problem(cert, at)
-            if problem is not None:
-                raise _chain_error(
-                    f"{_role(i, n)} certificate {_subject(cert)!r} {problem[1]} "
-                    "(RFC 5280 §6.1.3(a)(2); SPEC: the trust anchor included)",
-                    cert,
-                    problem[0],
-                )
+            if validity:
+                problem = _validity_problem(cert, at)
+                if problem is not None:
+                    raise _chain_error(
+                        f"{_role(i, n)} certificate {_subject(cert)!r} {problem[1]} "
+                        "(RFC 5280 §6.1.3(a)(2); SPEC: the trust anchor included)",
+                        cert,
+                        problem[0],
+                    )
             key_problem = _key_problem(cert, leaf=i == 0)
             if key_problem is not None:
                 raise _chain_error(f"{_role(i, n)} certificate {_subject(cert)!r}: {key_problem}", cert)
         leaf = path[0]
         try:
             leaf_problem = _leaf_name_problem(leaf, san_checked=san_checked)
-            anchor_problem = self._anchor_problem_cached(path[-1], anchors) if n > 1 else None
         except (ValueError, x509.DuplicateExtension) as e:
-            raise _chain_error(f"unreadable extension on the certification path ({e})", leaf) from None
+            raise _chain_error(f"leaf certificate: unreadable extension ({e})", leaf) from None
         if leaf_problem is not None:
             raise _chain_error(f"leaf certificate {_subject(leaf)!r}: {leaf_problem}", leaf)
-        if anchor_problem is not None:
-            raise _chain_error(f"trust anchor {_subject(path[-1])!r}: {anchor_problem}", path[-1])
+        if n > 1:
+            bad = _bad_anchors(anchors)
+            if bad:
+                anchor = path[-1]
+                problem = bad.get(id(anchor))
+                if problem is None and not anchors.contains(anchor):
+                    problem = _anchor_problem(anchor)
+                if problem is not None:
+                    raise _chain_error(f"trust anchor {_subject(anchor)!r}: {problem}", anchor)
 
     def _explain(
         self,

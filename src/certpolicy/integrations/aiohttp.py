@@ -24,17 +24,41 @@ import aiohttp
 from ..context import PolicySSLContext, create_ssl_context
 from ..resolver import PolicyResolver
 from ..table import PolicyTable
+from ._deferred import deferred_verdict
 
-__all__ = ["connector", "session"]
+__all__ = ["PolicyConnector", "connector", "session"]
 
 
 def _context(policy: PolicySSLContext | PolicyResolver | PolicyTable | None) -> PolicySSLContext:
     return policy if isinstance(policy, PolicySSLContext) else create_ssl_context(policy)
 
 
-def connector(policy: PolicySSLContext | PolicyResolver | PolicyTable | None = None, **kwargs: Any) -> aiohttp.TCPConnector:
-    """An :class:`aiohttp.TCPConnector` whose TLS connections are checked by certpolicy."""
-    return aiohttp.TCPConnector(ssl=_context(policy), **kwargs)
+class PolicyConnector(aiohttp.TCPConnector):
+    """An :class:`aiohttp.TCPConnector` for a certpolicy context.
+
+    On the event loop the handshake never waits on the network: when OCSP or
+    CRL data is not cached yet, the connector fetches it in a worker thread
+    (bounded by the policy's limits) and retries the connection once.
+    """
+
+    def __init__(self, ctx: PolicySSLContext, **kwargs: Any) -> None:
+        self.certpolicy_context = ctx
+        super().__init__(ssl=ctx, **kwargs)
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        try:
+            return await super().connect(req, traces, timeout)
+        except aiohttp.ClientError as e:
+            deferred = deferred_verdict(e)
+            if deferred is None:
+                raise
+            await self.certpolicy_context.verifier.complete_off_loop(deferred)
+            return await super().connect(req, traces, timeout)
+
+
+def connector(policy: PolicySSLContext | PolicyResolver | PolicyTable | None = None, **kwargs: Any) -> PolicyConnector:
+    """A :class:`PolicyConnector` whose TLS connections are checked by certpolicy."""
+    return PolicyConnector(_context(policy), **kwargs)
 
 
 def session(policy: PolicySSLContext | PolicyResolver | PolicyTable | None = None, **kwargs: Any) -> aiohttp.ClientSession:

@@ -33,6 +33,8 @@ from ..context import _COLLECTOR, PolicySSLContext, create_ssl_context
 from ..engine import Verdict
 from ..resolver import PolicyResolver
 from ..table import PolicyTable
+from ..errors import CertPolicyError
+from ._deferred import deferred_verdict
 from ._url import REQUEST_URL
 
 __all__ = ["AsyncPolicyTransport", "PolicyTransport", "async_client", "client"]
@@ -85,7 +87,11 @@ class PolicyTransport(httpx.BaseTransport):
 
 
 class AsyncPolicyTransport(httpx.AsyncBaseTransport):
-    """The async twin of :class:`PolicyTransport`."""
+    """The async twin of :class:`PolicyTransport`.
+
+    On the event loop the handshake never waits on the network: when OCSP or
+    CRL data is not cached yet, the transport fetches it in a worker thread
+    (bounded by the policy's limits) and retries the connection once."""
 
     def __init__(self, ctx: PolicySSLContext, **transport_kwargs: Any) -> None:
         self.ctx = ctx
@@ -104,7 +110,18 @@ class AsyncPolicyTransport(httpx.AsyncBaseTransport):
         collected: list[Verdict] = []
         t_url, t_col = REQUEST_URL.set(str(request.url)), _COLLECTOR.set(collected)
         try:
-            response = await transport.handle_async_request(request)
+            try:
+                response = await transport.handle_async_request(request)
+            except httpx.TransportError as e:
+                deferred = deferred_verdict(e)
+                if deferred is None:
+                    raise
+                # revocation data was not cached: fetch it off the loop, then retry once
+                try:
+                    await self.ctx.verifier.complete_off_loop(deferred)
+                except CertPolicyError as err:
+                    raise httpx.ConnectError(str(err), request=request) from err
+                response = await transport.handle_async_request(request)
         finally:
             _COLLECTOR.reset(t_col)
             REQUEST_URL.reset(t_url)
