@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import platform
-import resource
 import socket
 import ssl
 import statistics
@@ -39,14 +38,20 @@ from pathlib import Path
 
 import certpolicy
 from certpolicy.pki import CA
+from certpolicy.testing.http_server import LoopbackHTTPServer
+from certpolicy.testing.ocsp_responder import OcspResponder
 
 HOST = "bench.test"
 
 
-def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+def start_server(tmp: Path, http: LoopbackHTTPServer) -> tuple[subprocess.Popen[bytes], int, Path]:
     root = CA.create("bench root")
     inter = root.create_intermediate("bench issuing CA")
-    leaf = inter.issue_server(HOST, "127.0.0.1")
+    leaf = inter.issue_server(HOST, "127.0.0.1", crl_url=http.url("/ca.crl"), ocsp_url=http.url("/ocsp"))
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    http.route("/ca.crl", inter.issue_crl().public_bytes(Encoding.DER), "application/pkix-crl")
+    OcspResponder(inter, server=http, path="/ocsp")
     paths = leaf.write(tmp, "leaf")
     (tmp / "root.pem").write_bytes(root.cert_pem)
     proc = subprocess.Popen(
@@ -106,10 +111,6 @@ def throughput_asyncio(ctx: ssl.SSLContext, port: int, tasks: int, per_task: int
     return asyncio.run(main())
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=600)
@@ -117,13 +118,18 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per variant")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="certpolicy-bench-"))
-    proc, port, root = start_server(tmp)
+    http = LoopbackHTTPServer().start()
+    proc, port, root = start_server(tmp, http)
     try:
-        table = certpolicy.PolicyTable.from_dict(
-            {"defaults": {"trust": {"system": False, "extra": [str(root)]}, "ocsp": "off", "crl": "off"}}
-        )
+        base = {"trust": {"system": False, "extra": [str(root)]}, "ocsp": "off", "crl": "off",
+                "revocation": {"cache_dir": str(tmp / "cache")}}
+        table = certpolicy.PolicyTable.from_dict({"defaults": base})
+        crl_table = certpolicy.PolicyTable.from_dict({"defaults": {**base, "crl": "enforce"}})
+        ocsp_table = certpolicy.PolicyTable.from_dict({"defaults": {**base, "ocsp": "enforce"}})
         variants: dict[str, Callable[[], ssl.SSLContext]] = {
             "certpolicy cold": lambda: certpolicy.create_ssl_context(table, verdict_ttl=0),
+            "cold + CRL cached": lambda: certpolicy.create_ssl_context(crl_table, verdict_ttl=0),
+            "cold + OCSP cached": lambda: certpolicy.create_ssl_context(ocsp_table, verdict_ttl=0),
             "certpolicy warm": lambda: certpolicy.create_ssl_context(table),
             "ssl verified": lambda: ssl.create_default_context(cafile=str(root)),
         }
@@ -154,35 +160,45 @@ def main() -> None:
         for _ in range(args.rounds):  # interleave to spread machine noise
             for name, c in ctxs.items():
                 samples[name] += timed(c, port, per_round)
-        base = statistics.median(samples["ssl verified"])
+        ref = statistics.median(samples["ssl verified"])
+        cold = statistics.median(samples["certpolicy cold"])
         print(f"python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {os.cpu_count()} cores")
-        print(f"{'variant':<18} {'median ms':>10} {'vs ssl verified':>16}")
+        print(f"{'variant':<20} {'median ms':>10} {'vs ssl verified':>16} {'vs certpolicy cold':>19}")
         for name, s in samples.items():
             m = statistics.median(s)
-            print(f"{name:<18} {m * 1000:>10.3f} {m / base:>15.2f}x")
+            print(f"{name:<20} {m * 1000:>10.3f} {m / ref:>15.2f}x {m / cold:>18.2f}x")
+        print(f"(CRL fetched {http.hits('/ca.crl')} time(s), OCSP requests {http.hits('/ocsp') + http.hits('/ocsp/*')})")
         print()
-        for label, cp, plain in (
-            ("16 threads", ctxs["certpolicy cold"], ctxs["ssl verified"]),
-        ):
-            a = throughput_threads(cp, port, 16, 40)
-            b = throughput_threads(plain, port, 16, 40)
-            print(f"{label}: certpolicy (cold) {a:.0f}/s, ssl verified {b:.0f}/s, ratio {a / b:.2f}")
-        a = throughput_asyncio(ctxs["certpolicy cold"], port, 64, 10)
-        b = throughput_asyncio(ctxs["ssl verified"], port, 64, 10)
-        print(f"64 asyncio tasks: certpolicy (cold) {a:.0f}/s, ssl verified {b:.0f}/s, ratio {a / b:.2f}")
+        plain = ctxs["ssl verified"]
+        for mode in ("warm", "cold"):
+            cp = ctxs[f"certpolicy {mode}"]
+            a, b = throughput_threads(cp, port, 16, 40), throughput_threads(plain, port, 16, 40)
+            print(f"16 threads: certpolicy ({mode}) {a:.0f}/s, ssl verified {b:.0f}/s, ratio {a / b:.2f}")
+            a, b = throughput_asyncio(cp, port, 64, 10), throughput_asyncio(plain, port, 64, 10)
+            print(f"64 asyncio tasks: certpolicy ({mode}) {a:.0f}/s, ssl verified {b:.0f}/s, ratio {a / b:.2f}")
         if args.growth:
-            ctx = certpolicy.create_ssl_context(table)
-            rss0 = rss_mb()
-            s = timed(ctx, port, args.growth)
-            rss1 = rss_mb()
-            first, last = statistics.median(s[:100]), statistics.median(s[-100:])
-            print(
-                f"growth over {args.growth} handshakes (warm): first 100 median {first * 1000:.3f} ms, "
-                f"last 100 median {last * 1000:.3f} ms (x{last / first:.2f}); max RSS +{rss1 - rss0:.1f} MB"
-            )
+            import gc
+            import tracemalloc
+
+            for name in ("certpolicy warm", "ssl verified"):
+                ctx = variants[name]()
+                timed(ctx, port, 50)
+                gc.collect()
+                tracemalloc.start()
+                before = tracemalloc.get_traced_memory()[0]
+                s = timed(ctx, port, args.growth)
+                gc.collect()
+                grown = (tracemalloc.get_traced_memory()[0] - before) / 1e6
+                tracemalloc.stop()
+                first, last = statistics.median(s[:100]), statistics.median(s[-100:])
+                print(
+                    f"growth over {args.growth} handshakes, {name}: first 100 median {first * 1000:.3f} ms, "
+                    f"last 100 median {last * 1000:.3f} ms (x{last / first:.2f}); Python heap +{grown:.2f} MB"
+                )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        http.stop()
 
 
 if __name__ == "__main__":

@@ -41,11 +41,13 @@ import ssl
 import sys
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.verification import Store
 
@@ -64,6 +66,16 @@ __all__ = [
 ]
 
 log = logging.getLogger("certpolicy.trust")
+
+# Some roots in common trust stores have a serial number of zero; reading them
+# is fine (cryptography's path builder accepts them) and the deprecation
+# warning would only alarm users at every store load.
+warnings.filterwarnings(
+    "ignore",
+    message="Parsed a serial number which wasn't positive",
+    category=CryptographyDeprecationWarning,
+    module=r"certpolicy\.trust",
+)
 
 #: Seconds between two checks whether the files behind a cached store changed.
 REFRESH_INTERVAL = 60.0

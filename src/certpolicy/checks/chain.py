@@ -531,8 +531,8 @@ def _anchor_problem(anchor: x509.Certificate) -> str | None:
         return None
     exts = anchor.extensions
     try:
-        ski = exts.get_extension_for_oid(ExtensionOID.SUBJECT_KEY_IDENTIFIER).value.digest  # type: ignore[attr-defined]
-        aki = exts.get_extension_for_oid(ExtensionOID.AUTHORITY_KEY_IDENTIFIER).value
+        ski = exts.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        aki = exts.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     except x509.ExtensionNotFound:
         return None
     if aki.key_identifier is not None and aki.key_identifier != ski:
@@ -1100,11 +1100,11 @@ class ChainCheck:
             bad = _bad_anchors(anchors)
             if bad:
                 anchor = path[-1]
-                problem = bad.get(id(anchor))
-                if problem is None and not anchors.contains(anchor):
-                    problem = _anchor_problem(anchor)
-                if problem is not None:
-                    raise _chain_error(f"trust anchor {_subject(anchor)!r}: {problem}", anchor)
+                anchor_problem = bad.get(id(anchor))
+                if anchor_problem is None and not anchors.contains(anchor):
+                    anchor_problem = _anchor_problem(anchor)
+                if anchor_problem is not None:
+                    raise _chain_error(f"trust anchor {_subject(anchor)!r}: {anchor_problem}", anchor)
 
     def _explain(
         self,
@@ -1118,9 +1118,9 @@ class ChainCheck:
         msg = _clean(str(error))
         if "duplicate extension" in msg or "invalid extension" in msg:
             for i, c in enumerate(certs):
-                problem = _extensions_problem(c)
-                if problem is not None:
-                    return _malformed(f"certificate #{i} of the chain: {problem}", c)
+                ext_problem = _extensions_problem(c)
+                if ext_problem is not None:
+                    return _malformed(f"certificate #{i} of the chain: {ext_problem}", c)
         problem = _validity_problem(leaf, at)
         if problem is not None:
             return _chain_error(

@@ -31,9 +31,9 @@ import httpx
 
 from ..context import _COLLECTOR, PolicySSLContext, create_ssl_context
 from ..engine import Verdict
+from ..errors import CertPolicyError
 from ..resolver import PolicyResolver
 from ..table import PolicyTable
-from ..errors import CertPolicyError
 from ._deferred import deferred_verdict
 from ._url import REQUEST_URL
 
