@@ -405,7 +405,7 @@ def test_self_signed_endpoint_not_in_the_trust_store_is_rejected() -> None:
 
 def test_weak_rsa_leaf_key_is_rejected() -> None:
     root = CA.create("Root", not_before=d(2025), not_after=d(2045))
-    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point
     leaf = root.issue_server("a.example.test", key=weak, not_before=d(2029), not_after=d(2031))
     with pytest.raises(ChainError, match="1024 bits"):
         check_for(root).check([leaf.cert], at=AT)
@@ -493,7 +493,7 @@ def test_directory_name_constraints_accept_a_name_inside_the_subtree() -> None:
 def test_directory_name_constraints_reject_a_name_outside_the_subtree() -> None:
     root, inter = _dn_constrained_pki()
     leaf = inter.issue_server("a.acme.example", organization="Evil", not_before=d(2029), not_after=d(2031))
-    with pytest.raises(ChainError, match="namespace|name constraint"):
+    with pytest.raises(ChainError, match=r"namespace|name constraint"):
         check_for(root).check(leaf.chain, "a.acme.example", at=AT)
 
 

@@ -94,20 +94,20 @@ def parse_ca_issuers(body: bytes, url: str = "<caIssuers>") -> list[x509.Certifi
         if b"PKCS7-----" in stripped:
             try:
                 certs = pkcs7.load_pem_pkcs7_certificates(stripped)
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 certs = None
         else:
             try:
                 certs = x509.load_pem_x509_certificates(stripped)
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 certs = None
     else:
         try:
             certs = [x509.load_der_x509_certificate(body)]
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             try:
                 certs = pkcs7.load_der_pkcs7_certificates(body)
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 certs = None
     if not certs:
         raise MalformedInput(
@@ -116,6 +116,16 @@ def parse_ca_issuers(body: bytes, url: str = "<caIssuers>") -> list[x509.Certifi
             check="chain",
             outcome="malformed",
         )
+    for c in certs:
+        try:
+            c.subject.public_bytes()
+            c.issuer.public_bytes()
+        except (ValueError, TypeError) as e:
+            raise MalformedInput(
+                f"caIssuers {url}: certificate with an unreadable name ({e})",
+                check="chain",
+                outcome="malformed",
+            ) from None
     if len(certs) > MAX_CERTS_PER_BODY:
         raise MalformedInput(
             f"caIssuers {url}: {len(certs)} certificates in one answer "

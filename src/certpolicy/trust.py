@@ -180,7 +180,7 @@ def _parse_file(path: str, data: bytes, *, strict: bool) -> list[x509.Certificat
             return []
         try:
             return x509.load_pem_x509_certificates(data)
-        except ValueError as e:
+        except (ValueError, x509.InvalidVersion) as e:
             if strict:
                 raise PolicyConfigError(
                     f"{path}: unreadable PEM certificate ({e})", field="trust.extra"
@@ -192,12 +192,12 @@ def _parse_file(path: str, data: bytes, *, strict: bool) -> list[x509.Certificat
             ):
                 try:
                     out.append(x509.load_pem_x509_certificate(block))
-                except ValueError:
+                except (ValueError, x509.InvalidVersion):
                     continue
             return out
     try:
         return [x509.load_der_x509_certificate(data)]
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         if strict:
             raise PolicyConfigError(
                 f"{path}: neither a PEM nor a DER certificate", field="trust.extra"
@@ -326,7 +326,7 @@ def system_trust_anchors() -> tuple[list[x509.Certificate], list[str]]:
                         continue
                     try:
                         certs.append(x509.load_der_x509_certificate(der))
-                    except ValueError:
+                    except (ValueError, x509.InvalidVersion):
                         continue
                 sources.append(f"windows:{store_name}")
     return certs, sources

@@ -71,6 +71,7 @@ import concurrent.futures
 import datetime as _dt
 import functools
 import ipaddress
+import itertools
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -216,13 +217,21 @@ def parse_chain(
     Certificate objects are taken as they are (their size was bounded where
     they were parsed); only their number counts.
     """
-    if items is None or len(items) == 0:
-        raise _malformed("empty chain: no certificate was presented")
-    if len(items) > max_certs:
+    if items is None or isinstance(items, (bytes, bytearray, memoryview, str)):
         raise _malformed(
-            f"chain of {len(items)} certificates is longer than the limit of {max_certs}"
+            "expected a sequence of certificates (DER/PEM bytes or x509.Certificate), got "
+            + ("nothing" if items is None else type(items).__name__)
         )
-    total = sum(len(i) for i in items if not isinstance(i, x509.Certificate))
+    try:
+        count = len(items)
+    except TypeError:  # an iterator: take no more than one past the limit
+        items = list(itertools.islice(iter(items), max_certs + 1))
+        count = len(items)
+    if count == 0:
+        raise _malformed("empty chain: no certificate was presented")
+    if count > max_certs:
+        raise _malformed(f"chain of {count} certificates is longer than the limit of {max_certs}")
+    total = sum(len(i) for i in items if isinstance(i, (bytes, bytearray, memoryview)))
     if total > max_chain_bytes:
         raise _malformed(f"chain of {total} bytes is larger than the limit of {max_chain_bytes} bytes")
     out: list[x509.Certificate] = []
@@ -245,7 +254,7 @@ def parse_chain(
                         )
                 try:
                     certs = x509.load_pem_x509_certificates(data)
-                except ValueError as e:
+                except (ValueError, x509.InvalidVersion) as e:
                     raise _malformed(f"{where}: undecodable PEM certificate ({e})") from None
             else:
                 if len(data) > max_cert_bytes:
@@ -255,7 +264,7 @@ def parse_chain(
                     )
                 try:
                     certs = [x509.load_der_x509_certificate(data)]
-                except ValueError as e:
+                except (ValueError, x509.InvalidVersion) as e:
                     raise _malformed(
                         f"{where}: undecodable DER certificate of {len(data)} bytes ({e})"
                     ) from None
@@ -809,6 +818,22 @@ class ChainCheck:
             )
         except (ChainError, MalformedInput) as e:
             raise e.with_context(policy=policy_name, host=host) from None
+        except (
+            ValueError,
+            TypeError,
+            UnsupportedAlgorithm,
+            x509.DuplicateExtension,
+            x509.InvalidVersion,
+        ) as e:
+            # cryptography parses lazily: a malformed name or extension can
+            # surface anywhere during validation. Fail closed, say why.
+            raise MalformedInput(
+                f"the chain cannot be processed: {type(e).__name__}: {e}",
+                policy=policy_name,
+                check="chain",
+                outcome="malformed",
+                host=host,
+            ) from e
 
     def run(self, ctx: CheckContext) -> CheckResult:
         """Run the check for one connection (the :class:`~certpolicy.checks.Check` protocol).
