@@ -51,6 +51,7 @@ import datetime as dt
 import gzip
 import ipaddress
 import json
+import logging
 import sys
 import time
 import warnings
@@ -416,6 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--known-failures", type=Path, default=KNOWN_FAILURES)
     parser.add_argument("--quiet", action="store_true", help="print only the table and the verdict")
     args = parser.parse_args(argv)
+    # The checks log revocations and refusals at WARNING; the table says it all.
+    logging.getLogger("certpolicy").addHandler(logging.NullHandler())
+    logging.getLogger("certpolicy").propagate = False
 
     if not args.path.exists():
         print(f"run_limbo.py: {args.path}: no such file", file=sys.stderr)
