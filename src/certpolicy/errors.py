@@ -113,7 +113,10 @@ class CertPolicyError(ssl.SSLCertVerificationError):
         self.host = host
         self.details = dict(details or {})
         message = self._format()
-        super().__init__(verify_code or self.default_verify_code, message)
+        # errno is SSL_ERROR_SSL, as for OpenSSL's own verification failures;
+        # the X509_V_ERR_* code goes to verify_code. (Python 3.10's asyncio
+        # treats errno 2/3/5 as "want read/write/syscall" and would swallow it.)
+        super().__init__(ssl.SSL_ERROR_SSL, message)
         self.verify_code = verify_code or self.default_verify_code
         self.verify_message = message
 
@@ -147,7 +150,7 @@ class CertPolicyError(ssl.SSLCertVerificationError):
         if changed:
             message = self._format()
             self.verify_message = message
-            self.args = (self.verify_code, message)
+            self.args = (ssl.SSL_ERROR_SSL, message)
         return self
 
     def __str__(self) -> str:
