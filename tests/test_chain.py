@@ -504,6 +504,16 @@ def test_directory_name_constrained_paths_still_check_validity() -> None:
         check_for(root).check(leaf.chain, at=d(2032))
 
 
+def test_directory_name_validation_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import certpolicy.checks.chain as chain_module
+
+    root, inter = _dn_constrained_pki()
+    leaf = inter.issue_server("a.acme.example", organization="Acme", not_before=d(2029), not_after=d(2031))
+    monkeypatch.setattr(chain_module, "PYHANKO_TIMEOUT", 1e-6)
+    with pytest.raises(ChainError, match="refused"):
+        check_for(root).check(leaf.chain, at=AT)
+
+
 # ---------------------------------------------------------------------------
 # Concurrency
 # ---------------------------------------------------------------------------

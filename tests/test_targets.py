@@ -83,3 +83,19 @@ def test_comma_separated_lists_and_arrays_combine() -> None:
 def test_non_string_targets_are_rejected() -> None:
     with pytest.raises(PolicyConfigError):
         parse_targets(42)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from certpolicy.targets import cidr_cover  # noqa: E402
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**20))
+def test_cidr_cover_equals_ipaddress_summarize(start: int, length: int) -> None:
+    end = min(start + length, 2**32 - 1)
+    expected = [
+        (int(n.network_address), n.prefixlen)
+        for n in ipaddress.summarize_address_range(ipaddress.IPv4Address(start), ipaddress.IPv4Address(end))
+    ]
+    assert cidr_cover(start, end, 32) == expected

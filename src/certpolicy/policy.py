@@ -634,12 +634,13 @@ def parse_policy_row(
     """
     if not isinstance(row, Mapping):
         raise PolicyConfigError(f"expected a table, got {type(row).__name__}")
-    _check_keys(row, ROW_KEYS, "<row>")
-    merged: dict[str, Any] = {}
+    if not ROW_KEYS.issuperset(row):
+        _check_keys(row, ROW_KEYS, "<row>")
     if defaults:
+        # ``[defaults]`` is parsed into the base policy; the row's keys then win.
         _check_keys(defaults, _INHERITABLE, "defaults")
-        merged.update(defaults)
-    merged.update(row)
+        base = parse_policy_row(defaults, kind=kind, name=name, base=base)
+    merged = row
 
     p = base or _DEFAULT_POLICY
     kwargs: dict[str, Any] = {"name": name, "kind": kind}
@@ -677,12 +678,8 @@ def parse_policy_row(
 
     rev = p.revocation
     if "revocation" in merged:
-        # defaults' revocation table first, then the row's (row keys win).
-        if defaults and "revocation" in defaults and "revocation" in row:
-            rev = _parse_revocation(defaults["revocation"], rev)
-            rev = _parse_revocation(row["revocation"], rev)
-        else:
-            rev = _parse_revocation(merged["revocation"], rev)
+        # starts from the base's (the defaults') settings: row keys win.
+        rev = _parse_revocation(merged["revocation"], rev)
     if "revocation_failure" in merged:
         v = str(merged["revocation_failure"]).strip().lower()
         if v not in ("soft", "hard"):
@@ -708,12 +705,10 @@ def parse_policy_row(
             if row[k] is not None and not isinstance(row[k], str):
                 raise _err(f"expected a string, got {row[k]!r}", k)
             kwargs[k] = row[k]
-    if base is None:
-        # Faster than dataclasses.replace (100,000-row tables load in ~1 s).
-        values = {f: getattr(p, f) for f in _POLICY_FIELDS}
-        values.update(kwargs)
-        return Policy(**values)
-    return replace(p, **kwargs)
+    # Faster than dataclasses.replace (large tables load row by row).
+    values = {f: getattr(p, f) for f in _POLICY_FIELDS}
+    values.update(kwargs)
+    return Policy(**values)
 
 
 _DEFAULT_POLICY = Policy(name="<default>", kind=PolicyKind.OVERRIDE)

@@ -33,7 +33,7 @@ from typing import Any
 
 from .names import IPAddress, normalize_dns_name, parse_ip
 from .policy import Policy, PolicyKind
-from .table import PolicyTable
+from .table import PolicyTable, gc_paused
 from .targets import HostTarget, IPRangeTarget, Target, UrlTarget
 
 __all__ = ["Candidate", "PolicyResolver", "Resolution"]
@@ -304,9 +304,10 @@ class PolicyResolver:
     def __init__(self, table: PolicyTable, *, clock: Any = None) -> None:
         self.table = table
         self._clock = clock
-        self._overrides = _Index(table.overrides)
-        self._instance = _Index([table.instance])
-        self._intranet = _Index([table.intranet])
+        with gc_paused():
+            self._overrides = _Index(table.overrides)
+            self._instance = _Index([table.instance])
+            self._intranet = _Index([table.intranet])
 
     def _today(self) -> _dt.date:
         if self._clock is not None:

@@ -197,11 +197,27 @@ class IPRangeTarget(Target):
         start = int(self.first)
         if size & (size - 1) == 0 and start % size == 0:  # already one CIDR block
             return [(start, bits - (size.bit_length() - 1))]
-        return [(int(n.network_address), n.prefixlen) for n in self.networks()]
+        return cidr_cover(start, int(self.last), bits)
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The range as the smallest list of CIDR blocks."""
         return list(ipaddress.summarize_address_range(self.first, self.last))  # type: ignore[arg-type,unused-ignore]
+
+
+def cidr_cover(start: int, end: int, bits: int) -> list[tuple[int, int]]:
+    """The smallest list of CIDR blocks ``(network int, prefix length)`` that
+    covers ``start..end`` (both included) in a ``bits``-bit address space: the
+    same blocks as :func:`ipaddress.summarize_address_range`, computed on
+    integers (large tables build their index from it)."""
+    out: list[tuple[int, int]] = []
+    while start <= end:
+        size = (start & -start) if start else 1 << bits
+        remaining = end - start + 1
+        while size > remaining:
+            size >>= 1
+        out.append((start, bits - (size.bit_length() - 1)))
+        start += size
+    return out
 
 
 def _bad(text: str, why: str) -> PolicyConfigError:

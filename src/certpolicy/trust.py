@@ -47,8 +47,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import Store
 
 from .errors import PolicyConfigError

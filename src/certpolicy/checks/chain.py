@@ -14,7 +14,10 @@ extension policy makes the subjectAltName optional and requires the policy's
 extended key usage (serverAuth by default) instead of clientAuth. A
 ``ServerVerifier`` cannot do that: it insists on a SAN that matches a name, so
 it would reject what the legacy CN fallback accepts and report name problems as
-chain problems.
+chain problems. When the host is known, the all-Rust ``ServerVerifier`` is
+tried first for speed: its success implies the chain-only verdict, and only a
+failure on the leaf itself (another name, no SAN, anyExtendedKeyUsage alone)
+falls back to the chain-only verifier.
 
 On top of cryptography, certpolicy adds (each measured against x509-limbo, see
 ``docs/conformance.md``):
@@ -67,7 +70,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import datetime as _dt
 import functools
 import ipaddress
@@ -605,18 +607,34 @@ def _role(i: int, n: int) -> str:
 # pyhanko-certvalidator for directoryName name constraints
 # ---------------------------------------------------------------------------
 
-_pyhanko_pool: concurrent.futures.ThreadPoolExecutor | None = None
-_pyhanko_lock = threading.Lock()
+#: pyhanko runs in daemon threads (a stuck validation never blocks interpreter
+#: exit); at most this many at once, further chains are refused while they run.
+_PYHANKO_SLOTS = threading.BoundedSemaphore(4)
 
 
-def _pyhanko_executor() -> concurrent.futures.ThreadPoolExecutor:
-    global _pyhanko_pool
-    with _pyhanko_lock:
-        if _pyhanko_pool is None:
-            _pyhanko_pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=2, thread_name_prefix="certpolicy-pyhanko"
-            )
-        return _pyhanko_pool
+def _run_bounded(func: Callable[[], list[bytes]], timeout: float) -> list[bytes]:
+    """Run ``func`` in a daemon thread; raise TimeoutError after ``timeout`` s."""
+    if not _PYHANKO_SLOTS.acquire(blocking=False):
+        raise TimeoutError("too many directoryName-constrained validations are running")
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["value"] = func()
+        except BaseException as e:  # handed to the caller
+            outcome["error"] = e
+        finally:
+            _PYHANKO_SLOTS.release()
+            done.set()
+
+    threading.Thread(target=work, name="certpolicy-pyhanko", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"took longer than {timeout} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    value: list[bytes] = outcome["value"]
+    return value
 
 
 def _pyhanko_validate(
@@ -1033,14 +1051,14 @@ class ChainCheck:
             )
         issuers = {c.issuer.public_bytes() for c in (leaf, *candidates)}
         relevant = [a for a in anchors.certificates if a.subject.public_bytes() in issuers]
-        future = _pyhanko_executor().submit(_pyhanko_validate, leaf, candidates, relevant, at)
         try:
-            ders = future.result(timeout=PYHANKO_TIMEOUT)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
+            ders = _run_bounded(
+                lambda: _pyhanko_validate(leaf, candidates, relevant, at), PYHANKO_TIMEOUT
+            )
+        except TimeoutError as e:
             raise _chain_error(
-                f"path validation with directoryName name constraints took longer than "
-                f"{PYHANKO_TIMEOUT} s (pyhanko-certvalidator); refusing",
+                f"path validation with directoryName name constraints (pyhanko-certvalidator) "
+                f"refused: {e}",
                 leaf,
             ) from None
         except Exception as e:
