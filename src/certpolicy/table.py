@@ -309,7 +309,7 @@ class PolicyTable:
             name = label if raw_name is None else raw_name
             if not isinstance(name, str) or not name.strip():
                 raise PolicyConfigError(f"invalid name {name!r}", source=source, row=label, field="name")
-            body = row
+            body = dict(row) if not isinstance(row, dict) else row
             if "targets" not in body:
                 raise PolicyConfigError("an override needs 'targets'", source=source, row=_row_label(label, name), field="targets")
             if "ranges" in body:
