@@ -83,6 +83,11 @@ def _valid_ascii_label(label: str) -> bool:
     return not label.startswith("xn--") or label in _VALID_A_LABELS
 
 
+def _valid_san_label(label: str) -> bool:
+    # a dNSName SAN is in the preferred name syntax (RFC 5280 §4.2.1.6): no '_'
+    return "_" not in label and _valid_ascii_label(label)
+
+
 @dataclass(frozen=True)
 class Ref:
     kind: str  # "dns", "ip" or "invalid"
@@ -135,14 +140,14 @@ def oracle_pattern_matches(entry: str, ref: tuple[str, ...]) -> bool:
         e = e[:-1]
     labels = e.split(".")
     if labels[0] == "*":
-        if len(labels) < 3 or not all(_valid_ascii_label(lab) for lab in labels[1:]):
+        if len(labels) < 3 or not all(_valid_san_label(lab) for lab in labels[1:]):
             return False
         return (
             len(ref) == len(labels)
             and not ref[0].startswith("xn--")
             and tuple(labels[1:]) == ref[1:]
         )
-    if not all(_valid_ascii_label(lab) for lab in labels):
+    if not all(_valid_san_label(lab) for lab in labels):
         return False
     return tuple(labels) == ref
 

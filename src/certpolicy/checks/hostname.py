@@ -232,6 +232,10 @@ def _normalize_presented_dns(value: str) -> str:
         raise InvalidName("not A-label text (contains non-ASCII characters)")
     if not value or value != value.strip():
         raise InvalidName("empty or surrounded by white space")
+    if "_" in value:
+        # RFC 5280 §4.2.1.6: a dNSName is in the preferred name syntax (RFC 1034
+        # §3.5, letters, digits, hyphen); '_' is not a host name character.
+        raise InvalidName("contains '_' (not a host name in the preferred name syntax)")
     return normalize_dns_name(value, allow_wildcard=True)
 
 
