@@ -145,3 +145,12 @@ def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
 def test_hostname_without_chain_is_warned_at_load_time() -> None:
     table = PolicyTable.from_dict({"internet": {"chain": "off"}})
     assert any("hostname" in w and "chain is off" in w for w in table.warnings)
+
+
+def test_missing_trust_file_is_a_configuration_error_before_any_connection(tmp_path: Path) -> None:
+    import certpolicy
+
+    table = PolicyTable.load(_write(tmp_path, '[intranet]\ntrust = { system = false, extra = ["nope/root.pem"] }\n'))
+    with pytest.raises(PolicyConfigError) as err:
+        certpolicy.create_ssl_context(table)
+    assert "intranet" in str(err.value) and "trust.extra" in str(err.value) and "root.pem" in str(err.value)

@@ -597,6 +597,8 @@ def create_ssl_context(
         a :class:`PolicySSLContext` (client side, TLS 1.2 minimum).
 
     Raises:
+        PolicyConfigError: a trust-anchor or static CRL file the table names
+            cannot be read (:meth:`PolicyTable.check_files`).
         ClientCertificateError: a policy's client identity cannot be loaded
             (the message names the file and why).
     """
@@ -604,6 +606,7 @@ def create_ssl_context(
         resolver = PolicyTable.default()
     if isinstance(resolver, PolicyTable):
         resolver = PolicyResolver(resolver)
+    resolver.table.check_files()
     verifier = Verifier(
         resolver,
         checks=checks,

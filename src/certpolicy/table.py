@@ -426,6 +426,33 @@ class PolicyTable:
     def intranet_ranges(self) -> tuple[IPRangeTarget, ...]:
         return tuple(t for t in self.intranet.targets if isinstance(t, IPRangeTarget))
 
+    def check_files(self) -> None:
+        """Read every file the policies name (trust anchors, static CRLs) once,
+        so a missing or unreadable file is a configuration error now and not a
+        failed connection later. :func:`certpolicy.create_ssl_context` and
+        ``certpolicy policy validate`` call it.
+
+        Raises:
+            PolicyConfigError: naming the file, the policy and the field.
+        """
+        from .trust import trust_anchors
+
+        for p in self.policies:
+            if p.chain.active and p.trust.extra:
+                try:
+                    trust_anchors(p.trust)
+                except PolicyConfigError as e:
+                    raise PolicyConfigError(e.bare_message, source=self.source, row=p.name, field="trust.extra") from None
+            if p.crl.active:
+                for path in p.revocation.static_crls:
+                    if not os.path.exists(path):
+                        raise PolicyConfigError(
+                            f"static CRL file or folder {path!r} does not exist",
+                            source=self.source,
+                            row=p.name,
+                            field="revocation.static_crls",
+                        )
+
     def get(self, name: str) -> Policy:
         """Return the policy named ``name``.
 

@@ -1172,6 +1172,15 @@ class ChainCheck:
                 problem[0],
                 cryptography=msg,
             )
+        if len(certs) == 1 and _self_signed(leaf) and not anchors.contains(leaf):
+            return _chain_error(
+                f"self-signed certificate {_subject(leaf)!r} is not a trust anchor of this policy "
+                "(to trust this endpoint, add the certificate to the policy's trust.extra, "
+                "usually in an override for the endpoint) (RFC 5280 §6.1)",
+                leaf,
+                "self-signed",
+                cryptography=msg,
+            )
         if "no interior errors" in msg:
             pool = [*certs, *(aia.certificates if aia is not None else ())]
             subjects = {c.subject.public_bytes() for c in pool}

@@ -21,6 +21,7 @@ def validate(file: str, as_json: bool) -> None:
     """Validate FILE (TOML, JSON, or an agent config.xml); exit 0 when valid, 2 when not."""
     try:
         table = read_table(file)
+        table.check_files()
     except PolicyConfigError as e:
         if as_json:
             emit_json({"valid": False, "error": str(e), "source": e.source, "row": e.row, "field": e.field})
