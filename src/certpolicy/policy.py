@@ -105,7 +105,7 @@ class Action(str, enum.Enum):
 
     FAIL = "fail"
     WARN = "warn"
-    PASS = "pass"  # noqa: S105 - not a password
+    PASS = "pass"
 
     def __str__(self) -> str:
         return self.value
