@@ -142,6 +142,19 @@ class _VerifyingMixin:
     def _cp_abort(self) -> None:
         pass
 
+    def _cp_ensure(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # Reading or writing before the handshake was verified runs the verified
+    # handshake first: an implicit handshake can never skip the checks.
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        self._cp_ensure()
+        return super().read(len, buffer)  # type: ignore[misc]
+
+    def write(self, data: Any) -> int:
+        self._cp_ensure()
+        return super().write(data)  # type: ignore[misc,no-any-return]
+
     def getpeercert(self, binary_form: bool = False) -> Any:
         """As :meth:`ssl.SSLSocket.getpeercert`: the dict form is returned for
         a connection that certpolicy verified (OpenSSL's own verification is
@@ -194,14 +207,6 @@ class PolicySSLSocket(_VerifyingMixin, ssl.SSLSocket):
         if not self._cp_verified and self._sslobj is not None:
             self.do_handshake()
 
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:
-        self._cp_ensure()
-        return super().read(len, buffer)
-
-    def write(self, data: Any) -> int:
-        self._cp_ensure()
-        return super().write(data)
-
     def send(self, data: Any, flags: int = 0) -> int:
         self._cp_ensure()
         return super().send(data, flags)
@@ -246,14 +251,6 @@ class PolicySSLObject(_VerifyingMixin, ssl.SSLObject):
             raise self._cp_failed
         if not self._cp_verified:
             self.do_handshake()
-
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:
-        self._cp_ensure()
-        return super().read(len, buffer)
-
-    def write(self, data: Any) -> int:
-        self._cp_ensure()
-        return super().write(data)
 
 
 class PolicySSLContext(ssl.SSLContext):

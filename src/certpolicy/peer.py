@@ -20,7 +20,9 @@ import contextvars
 import http.client
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from .names import IPAddress, parse_ip
@@ -78,21 +80,26 @@ def _tunnelled(obj: Any) -> bool:
     return isinstance(obj, http.client.HTTPConnection) and bool(getattr(obj, "_tunnel_host", None))
 
 
+def _callers(start: int) -> Iterator[Any]:
+    """The ``self`` of up to :data:`_MAX_FRAMES` calling frames, from ``start``
+    frames above the caller of this function."""
+    try:
+        frame: FrameType | None = sys._getframe(start + 1)
+    except ValueError:
+        return
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            return
+        obj = frame.f_locals.get("self")
+        if obj is not None:
+            yield obj
+        frame = frame.f_back
+
+
 def proxy_in_frames(start: int = 2) -> bool:
     """``True`` when a calling frame belongs to a connection that tunnels
     through a CONNECT proxy."""
-    try:
-        frame = sys._getframe(start)
-    except ValueError:
-        return False
-    for _ in range(_MAX_FRAMES):
-        if frame is None:
-            break
-        obj = frame.f_locals.get("self")
-        if obj is not None and _tunnelled(obj):
-            return True
-        frame = frame.f_back  # type: ignore[assignment]
-    return False
+    return any(_tunnelled(obj) for obj in _callers(start))
 
 
 def _anyio_peer(obj: Any) -> Peer | None:
@@ -114,27 +121,17 @@ def peer_from_frames(start: int = 2) -> Peer | None:
     Finds ``asyncio.sslproto.SSLProtocol`` (whose ``_transport`` knows the
     peer) and objects exposing ``get_extra_info("peername")``.
     """
-    try:
-        frame = sys._getframe(start)
-    except ValueError:
-        return None
-    for _ in range(_MAX_FRAMES):
-        if frame is None:
-            break
-        obj = frame.f_locals.get("self")
-        if obj is not None:
-            peer = _anyio_peer(obj)
-            if peer is not None:
-                return peer
-            transport = getattr(obj, "_transport", None)
-            for candidate in (transport, obj):
-                get = getattr(candidate, "get_extra_info", None)
-                if callable(get):
-                    try:
-                        peer = _from_sockaddr(get("peername"), "transport")
-                    except Exception:
-                        peer = None
-                    if peer is not None:
-                        return peer
-        frame = frame.f_back  # type: ignore[assignment]
+    for obj in _callers(start):
+        peer = _anyio_peer(obj)
+        if peer is not None:
+            return peer
+        for candidate in (getattr(obj, "_transport", None), obj):
+            get = getattr(candidate, "get_extra_info", None)
+            if callable(get):
+                try:
+                    peer = _from_sockaddr(get("peername"), "transport")
+                except Exception:
+                    peer = None
+                if peer is not None:
+                    return peer
     return None

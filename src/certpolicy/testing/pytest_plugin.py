@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -87,36 +87,43 @@ def certpolicy_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
     return TestPKI(tmp_path_factory.mktemp("certpolicy-pki"))
 
 
+class _Startable(Protocol):
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=_Startable)
+
+
+def _factory(cls: Callable[..., _S]) -> Iterator[Callable[..., _S]]:
+    """Yield ``make(*args, **kw)`` that builds and starts ``cls`` servers, and
+    stop every one of them afterwards."""
+    started: list[_S] = []
+
+    def make(*args: Any, **kwargs: Any) -> _S:
+        server = cls(*args, **kwargs)
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
 @pytest.fixture
 def tls_server() -> Iterator[Callable[..., LoopbackTLSServer]]:
     """Factory: ``tls_server(identity, host="127.0.0.1", **kw)`` starts a
     :class:`LoopbackTLSServer`, stopped after the test."""
-    started: list[LoopbackTLSServer] = []
-
-    def make(identity: Any = None, **kwargs: Any) -> LoopbackTLSServer:
-        srv = LoopbackTLSServer(identity, **kwargs).start()
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop()
+    yield from _factory(LoopbackTLSServer)
 
 
 @pytest.fixture
 def openssl_server() -> Iterator[Callable[..., OpenSSLServer]]:
     """Factory: ``openssl_server(identity)`` runs ``openssl s_server -www``
     on a free loopback port, killed after the test."""
-    started: list[OpenSSLServer] = []
-
-    def make(identity: Any = None, **kwargs: Any) -> OpenSSLServer:
-        srv = OpenSSLServer(identity, **kwargs).start()
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop()
+    yield from _factory(OpenSSLServer)
 
 
 @pytest.fixture
@@ -131,29 +138,11 @@ def ocsp_responder() -> Iterator[Callable[..., OcspResponder]]:
     """Factory: ``ocsp_responder(issuer_ca, signer=None, **kw)`` starts an
     :class:`~certpolicy.testing.ocsp_responder.OcspResponder` on loopback
     (``.url`` is the responder URL for ``ocsp_url=``), stopped after the test."""
-    started: list[OcspResponder] = []
-
-    def make(issuer: Any, **kwargs: Any) -> OcspResponder:
-        responder = OcspResponder(issuer, **kwargs).start()
-        started.append(responder)
-        return responder
-
-    yield make
-    for r in started:
-        r.stop()
+    yield from _factory(OcspResponder)
 
 
 @pytest.fixture
 def openssl_ocsp_responder() -> Iterator[Callable[..., OpensslOcspResponder]]:
     """Factory: ``openssl_ocsp_responder(ca, ...)`` runs ``openssl ocsp`` as a
     responder on loopback (see :class:`~certpolicy.testing.ocsp_responder.OpensslOcspResponder`)."""
-    started: list[OpensslOcspResponder] = []
-
-    def make(*args: Any, **kwargs: Any) -> OpensslOcspResponder:
-        responder = OpensslOcspResponder(*args, **kwargs).start()
-        started.append(responder)
-        return responder
-
-    yield make
-    for r in started:
-        r.stop()
+    yield from _factory(OpensslOcspResponder)
