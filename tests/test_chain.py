@@ -509,9 +509,18 @@ def test_directory_name_validation_is_bounded_in_time(monkeypatch: pytest.Monkey
 
     root, inter = _dn_constrained_pki()
     leaf = inter.issue_server("a.acme.example", organization="Acme", not_before=d(2029), not_after=d(2031))
-    monkeypatch.setattr(chain_module, "PYHANKO_TIMEOUT", 1e-6)
+    import time as _time
+
+    def slow_pyhanko(*args: object) -> list[bytes]:  # a pathological input, made deterministic
+        _time.sleep(0.4)
+        return []
+
+    monkeypatch.setattr(chain_module, "_pyhanko_validate", slow_pyhanko)
+    monkeypatch.setattr(chain_module, "PYHANKO_TIMEOUT", 0.05)
+    started = _time.monotonic()
     with pytest.raises(ChainError, match="refused"):
         check_for(root).check(leaf.chain, at=AT)
+    assert _time.monotonic() - started < 1.0
 
 
 # ---------------------------------------------------------------------------
