@@ -21,6 +21,7 @@ from .errors import (
     MalformedInput,
     PolicyConfigError,
     RevocationError,
+    policy_error_of,
 )
 from .policy import Action, CheckMode, Outcome, Policy, PolicyKind
 
@@ -66,6 +67,7 @@ __all__ = [
     "PolicyKind",
     "RevocationError",
     "__version__",
+    "policy_error_of",
     *_LAZY,
 ]
 

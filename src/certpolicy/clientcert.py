@@ -417,7 +417,15 @@ def _verify(
     try:
         return list(verifier.verify(leaf, list(intermediates)).chain), None
     except verification.VerificationError as exc:
-        return None, str(exc)
+        text = str(exc)
+        if "Forbidden public key algorithm" in text or "Forbidden signature algorithm" in text:
+            what = "public key" if "public key" in text else "signature"
+            text = (
+                f"a certificate of the chain uses a {what} algorithm the Web PKI profile forbids "
+                "(for example Ed25519 or DSA in a CA); servers using OpenSSL's or cryptography's "
+                "verifiers refuse it"
+            )
+        return None, text
 
 
 def _exhausted(message: str | None) -> bool:

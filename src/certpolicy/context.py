@@ -603,7 +603,7 @@ def create_ssl_context(
         resolver = PolicyTable.default()
     if isinstance(resolver, PolicyTable):
         resolver = PolicyResolver(resolver)
-    resolver.table.check_files()
+    resolver.table.check_files(client_identities=False)  # identities are loaded below, with the callback
     verifier = Verifier(
         resolver,
         checks=checks,

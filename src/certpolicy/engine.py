@@ -161,6 +161,9 @@ class Verdict:
                 return r
         return None
 
+    def __repr__(self) -> str:
+        return f"<Verdict host={self.host!r} peer={self.peer_ip} {self.summary()}>"
+
     def summary(self) -> str:
         """One line: ``"policy 'internet' pass: chain=ok hostname=ok revocation=skipped"``."""
         checks = " ".join(f"{r.check}={r.outcome}" for r in self.results)

@@ -36,6 +36,7 @@ __all__ = [
     "PolicyConfigError",
     "RevocationError",
     "describe_certificate",
+    "policy_error_of",
 ]
 
 # OpenSSL X509_V_ERR_* codes, so that ``err.verify_code`` means what users of
@@ -176,6 +177,37 @@ class CertPolicyError(ssl.SSLCertVerificationError):
 
 def _rebuild(cls: type[CertPolicyError], reason: str, kwargs: dict[str, Any]) -> CertPolicyError:
     return cls(reason, **kwargs)
+
+
+def policy_error_of(exc: BaseException) -> CertPolicyError | None:
+    """The :class:`CertPolicyError` behind ``exc``, or ``None``.
+
+    HTTP clients wrap the SSL error (requests: ``SSLError`` → ``MaxRetryError``
+    → ``SSLError`` → the certpolicy error; httpx: ``ConnectError``; aiohttp:
+    ``ClientConnectorCertificateError``). This walks ``__cause__``,
+    ``__context__``, ``args`` and ``reason`` / ``certificate_error``, bounded.
+
+    Example::
+
+        try:
+            session.get(url)
+        except requests.exceptions.SSLError as e:
+            err = certpolicy.policy_error_of(e)
+            print(err.policy, err.check, err.reason)
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack and len(seen) < 32:
+        cur = stack.pop(0)
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, CertPolicyError):
+            return cur
+        nxt = [cur.__cause__, cur.__context__, getattr(cur, "reason", None), getattr(cur, "certificate_error", None)]
+        nxt += [a for a in getattr(cur, "args", ()) if isinstance(a, BaseException)]
+        stack.extend(n for n in nxt if isinstance(n, BaseException))
+    return None
 
 
 class ChainError(CertPolicyError):

@@ -157,7 +157,7 @@ def read_private_key(
             raise _error(
                 path,
                 "the private key is encrypted and no passphrase was given "
-                "(name an environment variable with passphrase_env)",
+                "(policy: passphrase_env = \"VAR\"; command line: --passphrase-env VAR)",
                 kind="passphrase-required",
             ) from exc
         raise _error(path, "a passphrase was given but the private key is not encrypted", kind="not-encrypted") from exc

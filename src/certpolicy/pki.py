@@ -211,6 +211,19 @@ def _name(
     return x509.Name(attrs)
 
 
+def reason_flag(name: str) -> x509.ReasonFlags:
+    """The :class:`x509.ReasonFlags` for ``"keyCompromise"`` / ``"key_compromise"``.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    wanted = name.replace("_", "").replace("-", "").lower()
+    for flag in x509.ReasonFlags:
+        if flag.name.replace("_", "").lower() == wanted or flag.value.lower() == wanted:
+            return flag
+    raise ValueError(f"unknown CRL reason {name!r}; known: {', '.join(f.value for f in x509.ReasonFlags)}")
+
+
 def _serial_of(item: x509.Certificate | IssuedCert | CA | int) -> int:
     if isinstance(item, int):
         return item
@@ -743,7 +756,7 @@ class CA:
     def revoke(
         self,
         cert_or_serial: x509.Certificate | IssuedCert | CA | int,
-        reason: x509.ReasonFlags | None = None,
+        reason: x509.ReasonFlags | str | None = None,
         when: _dt.datetime | None = None,
     ) -> None:
         """Record a revocation; :meth:`issue_crl` and :meth:`ocsp_response`
@@ -751,10 +764,16 @@ class CA:
 
         Args:
             cert_or_serial: a certificate issued by this CA, or its serial number.
-            reason: CRLReason (RFC 5280 §5.3.1) or ``None``.
+            reason: CRLReason (RFC 5280 §5.3.1): a :class:`x509.ReasonFlags`, its
+                name (``"keyCompromise"`` or ``"key_compromise"``) or ``None``.
             when: revocationDate (default: now).
+
+        Raises:
+            ValueError: an unknown reason name.
         """
         when = _aware(when, "when") if when is not None else _now()
+        if isinstance(reason, str):
+            reason = reason_flag(reason)
         self._revoked[_serial_of(cert_or_serial)] = (reason, when)
 
     @property

@@ -675,6 +675,8 @@ def parse_policy_row(
     if "max_chain_depth" in merged:
         v = merged["max_chain_depth"]
         kwargs["max_chain_depth"] = None if v is None else _number(v, "max_chain_depth", minimum=0, integer=True)
+        if v is not None and v > 255:
+            raise _err(f"must be between 0 and 255, got {v!r}", "max_chain_depth")
 
     rev = p.revocation
     if "revocation" in merged:

@@ -69,8 +69,6 @@ _INTERNAL_SUFFIXES = frozenset({
     "home.arpa",
     "private",
     "test",
-    "example",
-    "invalid",
     "localdomain",
 })
 
@@ -449,10 +447,16 @@ class PolicyResolver:
                 found.append(Candidate(table.intranet, intranet_hit, (TIER_INTRANET, 0)))
             found.append(Candidate(table.internet, None, (TIER_INTERNET, 0)))
         else:
-            # Overrides won; still report the kind default that would apply.
+            # Overrides won; still report the kind defaults that matched.
             inst = next(iter(self._instance_matches(name, host_ip, ips, port, scheme, path)), None)
             if inst is not None:
                 found.append(Candidate(inst[0], inst[1], (TIER_INSTANCE, 0)))
+            for addr in ips:
+                hits = self._intranet.ip_matches(addr)
+                if hits:
+                    found.append(Candidate(table.intranet, hits[0][1], (TIER_INTRANET, 0)))
+                    break
+            found.append(Candidate(table.internet, None, (TIER_INTERNET, 0)))
 
         found.sort(key=lambda c: (c.rank, 0 if c.target is not None and host_ip is not None and isinstance(c.target, IPRangeTarget) and c.target.contains(host_ip) else 1))
         winner = found[0]

@@ -426,7 +426,7 @@ class PolicyTable:
     def intranet_ranges(self) -> tuple[IPRangeTarget, ...]:
         return tuple(t for t in self.intranet.targets if isinstance(t, IPRangeTarget))
 
-    def check_files(self) -> None:
+    def check_files(self, *, client_identities: bool = True) -> None:
         """Read every file the policies name (trust anchors, static CRLs) once,
         so a missing or unreadable file is a configuration error now and not a
         failed connection later. :func:`certpolicy.create_ssl_context` and
@@ -434,6 +434,9 @@ class PolicyTable:
 
         Raises:
             PolicyConfigError: naming the file, the policy and the field.
+            ClientCertificateError: a policy's client certificate cannot be
+                loaded (naming the file and why; passphrases from environment
+                variables must be set).
         """
         from .trust import trust_anchors
 
@@ -443,6 +446,10 @@ class PolicyTable:
                     trust_anchors(p.trust)
                 except PolicyConfigError as e:
                     raise PolicyConfigError(e.bare_message, source=self.source, row=p.name, field="trust.extra") from None
+            if client_identities and p.client_identity is not None:
+                from .identity import ClientIdentity
+
+                ClientIdentity.load(p.client_identity)  # raises ClientCertificateError naming the file
             if p.crl.active:
                 for path in p.revocation.static_crls:
                     if not os.path.exists(path):

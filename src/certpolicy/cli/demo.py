@@ -22,7 +22,7 @@ import click
 
 from ..context import PolicySSLContext, create_ssl_context
 from ..engine import Verdict
-from ..errors import CertPolicyError
+from ..errors import policy_error_of
 from ..pki import CA, IssuedCert
 from ..table import PolicyTable
 from ..testing.tls_server import LoopbackTLSServer
@@ -118,19 +118,6 @@ def _via_httpx(ctx: PolicySSLContext, sc: Scenario) -> tuple[Verdict | None, Bas
             return None, e
 
 
-def _policy_error(exc: BaseException | None) -> CertPolicyError | None:
-    seen = 0
-    cur = exc
-    while cur is not None and seen < 12:
-        if isinstance(cur, CertPolicyError):
-            return cur
-        nxt = [a for a in getattr(cur, "args", ()) if isinstance(a, BaseException)]
-        reason = getattr(cur, "reason", None)
-        cur = cur.__cause__ or cur.__context__ or (reason if isinstance(reason, BaseException) else None) or (nxt[0] if nxt else None)
-        seen += 1
-    return None
-
-
 @main.command()
 @json_option
 @click.option("--keep", is_flag=True, help="Keep the demo's files (PKI, policy table) and print where.")
@@ -151,7 +138,8 @@ def demo(as_json: bool, keep: bool) -> None:
         table = PolicyTable.load(policy_file)
         ctx = create_ssl_context(table, verdict_ttl=0)
         if not as_json:
-            click.echo(f"certpolicy demo: {len(scenarios)} TLS servers on 127.0.0.1, policy table {policy_file if keep else 'policies.toml'}\n")
+            where = str(policy_file) if keep else "policies.toml (removed afterwards; --keep keeps it)"
+            click.echo(f"certpolicy demo: {len(scenarios)} TLS servers on 127.0.0.1, policy table {where}\n")
         clients: list[tuple[str, Callable[[PolicySSLContext, Scenario], tuple[Verdict | None, BaseException | None]]]] = [
             ("requests", _via_requests),
             ("httpx", _via_httpx),
@@ -159,7 +147,7 @@ def demo(as_json: bool, keep: bool) -> None:
         for sc in scenarios:
             for client_name, fn in clients:
                 verdict, exc = fn(ctx, sc)
-                err = _policy_error(exc)
+                err = policy_error_of(exc) if exc is not None else None
                 if err is not None and verdict is None:
                     verdict = getattr(err, "verdict", None)
                 ok = exc is None

@@ -122,7 +122,9 @@ def pki_group() -> None:
 @click.option("--org", "organization", default=None, help="organizationName for both CAs.")
 @click.option("--root-cn", default="Private Root CA", show_default=True)
 @click.option("--issuing-cn", default="Private Issuing CA", show_default=True)
-@click.option("--key-type", type=click.Choice(KEY_TYPES), default="ec-p256", show_default=True)
+@click.option("--key-type", type=click.Choice([k for k in KEY_TYPES if k != "ed25519"]), default="ec-p256",
+              show_default=True, help="Key type of both CAs (Ed25519 CAs are refused by Web PKI verifiers, "
+              "including cryptography's; leaves may still use ed25519).")
 @click.option("--root-days", type=click.IntRange(min=1), default=3650, show_default=True)
 @click.option("--issuing-days", type=click.IntRange(min=1), default=1825, show_default=True)
 @click.option("--permitted-dns", multiple=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import PolicyConfigError
+from ..errors import ClientCertificateError, PolicyConfigError
 from . import main
 from ._common import EXIT_CONFIG, EXIT_OK, emit_json, json_option, read_table
 
@@ -22,6 +22,12 @@ def validate(file: str, as_json: bool) -> None:
     try:
         table = read_table(file)
         table.check_files()
+    except ClientCertificateError as e:
+        if as_json:
+            emit_json({"valid": False, "error": str(e), "source": file, "row": None, "field": "client_cert"})
+        else:
+            click.echo(f"invalid: {e}", err=True)
+        raise SystemExit(EXIT_CONFIG) from None
     except PolicyConfigError as e:
         if as_json:
             emit_json({"valid": False, "error": str(e), "source": e.source, "row": e.row, "field": e.field})
@@ -37,6 +43,10 @@ def validate(file: str, as_json: bool) -> None:
         for p in table.policies:
             targets = ", ".join(t.text for t in p.targets) or ("(everything else)" if p.kind.value == "internet" else "-")
             click.echo(f"  {p.name} [{p.kind.value}] {p.summary()} targets: {targets}")
+            trust = "system" if p.trust.system else "no system roots"
+            if p.trust.extra:
+                trust += " + " + ", ".join(p.trust.extra)
+            click.echo(f"      trust: {trust}" + (f"; client certificate: {p.client_identity.cert}" if p.client_identity else ""))
         for w in table.warnings:
             click.echo(f"warning: {w}")
     raise SystemExit(EXIT_OK)

@@ -8,24 +8,14 @@ connection once; the retry is decided from the now warm caches."""
 from __future__ import annotations
 
 from ..engine import Verdict
-from ..errors import CertPolicyError
+from ..errors import policy_error_of
 
 
 def deferred_verdict(exc: BaseException) -> Verdict | None:
-    """The deferred :class:`Verdict` behind ``exc`` (walking causes and
-    arguments), or ``None`` when ``exc`` is not such a failure."""
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        cur = stack.pop()
-        if id(cur) in seen or len(seen) > 20:
-            continue
-        seen.add(id(cur))
-        if isinstance(cur, CertPolicyError):
-            verdict = getattr(cur, "verdict", None)
-            if isinstance(verdict, Verdict) and verdict.can_complete_off_loop:
-                return verdict
-        for nxt in (cur.__cause__, cur.__context__, getattr(cur, "certificate_error", None), *getattr(cur, "args", ())):
-            if isinstance(nxt, BaseException):
-                stack.append(nxt)
+    """The deferred :class:`Verdict` behind ``exc``, or ``None`` when ``exc``
+    is not such a failure."""
+    err = policy_error_of(exc)
+    verdict = getattr(err, "verdict", None) if err is not None else None
+    if isinstance(verdict, Verdict) and verdict.can_complete_off_loop:
+        return verdict
     return None

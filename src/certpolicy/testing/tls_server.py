@@ -237,6 +237,10 @@ class OpenSSLServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self.host = "127.0.0.1"
 
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
     def url(self, path: str = "/", hostname: str | None = None) -> str:
         return f"https://{hostname or self.host}:{self.port}{path}"
 
