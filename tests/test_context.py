@@ -501,3 +501,16 @@ def test_url_path_rules_apply_through_the_integrations(pki: TestPKI, good_server
     r2 = s.get(good_server.url("/v1/x", hostname="localhost"), timeout=10)
     assert r1.certpolicy_verdict.policy.name == "v2-audit"  # type: ignore[attr-defined]
     assert r2.certpolicy_verdict is not None and r2.certpolicy_verdict.policy.name == "intranet"  # type: ignore[attr-defined]
+
+
+def test_legacy_cn_fallback_cannot_escape_name_constraints(pki: TestPKI, tls_server: Any, tmp_path: Path) -> None:
+    root = CA.create("constrained root")
+    nc = root.create_intermediate("constrained CA", permitted_dns=["corp.example"])
+    srv = tls_server(nc.issue_cert(cn="bank.example", include_san=False))
+    (tmp_path / "root.pem").write_bytes(root.cert_pem)
+    table = certpolicy.PolicyTable.from_dict(
+        {"defaults": {"cn_fallback": "legacy", "trust": {"system": False, "extra": [str(tmp_path / "root.pem")]}}}
+    )
+    with pytest.raises(HostnameMismatch) as err:
+        _connect(certpolicy.create_ssl_context(table), srv, "bank.example")
+    assert err.value.outcome == "name-constraints"

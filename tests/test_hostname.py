@@ -534,3 +534,29 @@ def test_limbo_hostname_cases() -> None:
             wrong.append((case["id"], case["value"], got))
     assert len(_LIMBO) > 700
     assert wrong == []
+
+
+# -- the legacy CN fallback never gets around name constraints --------------------
+
+
+def test_cn_fallback_respects_permitted_name_constraints() -> None:
+    from certpolicy.pki import CA
+
+    root = CA.create("NC root")
+    nc = root.create_intermediate("NC CA", permitted_dns=["corp.example"])
+    leaf = nc.issue_cert(cn="bank.example", include_san=False)
+    with pytest.raises(HostnameMismatch) as err:
+        HostnameCheck(cn_fallback="legacy").check(leaf.cert, "bank.example", issuers=[nc.cert, root.cert])
+    assert err.value.outcome == "name-constraints"
+    inside = nc.issue_cert(cn="app.corp.example", include_san=False)
+    assert HostnameCheck(cn_fallback="legacy").check(inside.cert, "app.corp.example", issuers=[nc.cert]).outcome == "ok"
+
+
+def test_cn_fallback_respects_excluded_name_constraints() -> None:
+    from certpolicy.pki import CA
+
+    root = CA.create("NC root 2")
+    nc = root.create_intermediate("NC CA 2", excluded_dns=["bank.example"])
+    leaf = nc.issue_cert(cn="www.bank.example", include_san=False)
+    with pytest.raises(HostnameMismatch, match="name constraints"):
+        HostnameCheck(cn_fallback="legacy").check(leaf.cert, "www.bank.example", issuers=[nc.cert])

@@ -353,6 +353,36 @@ def dns_pattern_matches(pattern: str, hostname: str) -> bool:
     return p_labels[1:] == h_labels[1:]
 
 
+def _dns_constraint_matches(name: str, constraint: str) -> bool:
+    """RFC 5280 §4.2.1.10 for dNSName: ``corp.example`` covers itself and every
+    name below it; ``.corp.example`` only the names below it; ``""`` everything."""
+    c = constraint.lower().rstrip(".")
+    if not c:
+        return True
+    if c.startswith("."):
+        return name.endswith(c)
+    return name == c or name.endswith("." + c)
+
+
+def _cn_name_constraint_violation(cn: str, issuers: Sequence[x509.Certificate]) -> str | None:
+    """The CA whose dNSName constraints ``cn`` violates (as a description), or ``None``."""
+    name = cn.lower().rstrip(".")
+    for ca in issuers:
+        try:
+            nc = ca.extensions.get_extension_for_class(x509.NameConstraints).value
+        except x509.ExtensionNotFound:
+            continue
+        except ValueError:
+            return f"{ca.subject.rfc4514_string()!r} (unreadable nameConstraints)"
+        permitted = [g.value for g in (nc.permitted_subtrees or ()) if isinstance(g, x509.DNSName)]
+        excluded = [g.value for g in (nc.excluded_subtrees or ()) if isinstance(g, x509.DNSName)]
+        if any(_dns_constraint_matches(name, c) for c in excluded):
+            return f"{ca.subject.rfc4514_string()!r} (excluded)"
+        if permitted and not any(_dns_constraint_matches(name, c) for c in permitted):
+            return f"{ca.subject.rfc4514_string()!r} (not permitted)"
+    return None
+
+
 @dataclass(frozen=True)
 class Match:
     """A successful match.
@@ -590,6 +620,7 @@ class HostnameCheck:
         host: str | bytes,
         *,
         cn_fallback: CnFallback | None = None,
+        issuers: Sequence[x509.Certificate] = (),
     ) -> CheckResult:
         """Check that ``cert`` names ``host``.
 
@@ -599,6 +630,10 @@ class HostnameCheck:
                 ``bytes``), see :func:`parse_reference`.
             cn_fallback: overrides the instance's setting for this call; when both
                 are ``None``, ``"never"``.
+            issuers: the CA certificates of the validated path (above the leaf).
+                A name taken from the subject CN (legacy fallback) must satisfy
+                their dNSName name constraints (RFC 5280 §4.2.1.10), as a dNSName
+                SAN must; path validation never checks the CN against them.
 
         Returns:
             a :class:`~certpolicy.checks.CheckResult` with ``outcome="ok"``, a
@@ -653,6 +688,18 @@ class HostnameCheck:
             raise err.with_context(host=as_text)
         if found.via == "cn":
             cn = found.presented.split(":", 1)[1]
+            violated = _cn_name_constraint_violation(cn, issuers)
+            if violated is not None:
+                raise HostnameMismatch(
+                    f"the subject CN {cn!r} would match {str(reference)!r} through the legacy CN "
+                    f"fallback, but it is outside the name constraints of {violated} "
+                    "(RFC 5280 §4.2.1.10; a CN is no way around them)",
+                    check=self.name,
+                    outcome="name-constraints",
+                    certificate=cert,
+                    host=as_text,
+                    details={"presented": presented.describe(with_cn=True), "cn": cn},
+                )
             detail = f"{str(reference)!r} matches CN (legacy fallback) {cn!r}"
         else:
             kind = "iPAddress" if isinstance(reference, IPReference) else "dNSName"
@@ -703,7 +750,8 @@ class HostnameCheck:
                 certificate=leaf,
             )
         mode: CnFallback = self.cn_fallback or ctx.policy.cn_fallback
+        issuers = (ctx.verified_path or list(ctx.chain))[1:]
         try:
-            return self.check(leaf, host, cn_fallback=mode)
+            return self.check(leaf, host, cn_fallback=mode, issuers=issuers)
         except (HostnameMismatch, MalformedInput) as e:
             raise e.with_context(policy=policy_name, host=host) from None
