@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import contextvars
 import http.client
+import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -186,6 +188,45 @@ def _fetch_once(
     else:
         conn = http.client.HTTPConnection(u.hostname, port, timeout=connect_timeout)
         path = urllib.parse.urlunsplit(("", "", u.path or "/", u.query, ""))
+    # The total deadline also holds inside http.client's own reads (a status
+    # line, headers or chunk sizes dripped a byte at a time): a watchdog shuts
+    # the socket down when it passes, which ends any blocked read.
+    expired = threading.Event()
+
+    def _kill() -> None:
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    watchdog = threading.Timer(max(end - time.monotonic(), 0.0), _kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        result = _exchange(conn, url, path, limits, method, body, content_type, accept, end, expired)
+        if expired.is_set():  # cut short by the watchdog: whatever was read is incomplete
+            raise FetchTimeout(url, "total deadline exceeded (the server was too slow)")
+        return result
+    finally:
+        watchdog.cancel()
+        conn.close()
+
+
+def _exchange(
+    conn: http.client.HTTPConnection,
+    url: str,
+    path: str,
+    limits: FetchLimits,
+    method: str,
+    body: bytes | None,
+    content_type: str | None,
+    accept: str | None,
+    end: float,
+    expired: threading.Event,
+) -> FetchResponse | str:
     headers = {"User-Agent": _USER_AGENT, "Connection": "close"}
     if accept:
         headers["Accept"] = accept
@@ -195,7 +236,7 @@ def _fetch_once(
         try:
             conn.connect()
         except TimeoutError:
-            raise FetchTimeout(url, f"connect timeout after {connect_timeout:.1f} s") from None
+            raise FetchTimeout(url, f"connect timeout after {conn.timeout:.1f} s") from None
         except OSError as e:
             raise FetchError(url, f"connection failed: {e.strerror or e}") from None
         assert conn.sock is not None
@@ -243,5 +284,7 @@ def _fetch_once(
             chunks.append(chunk)
             _remaining(url, end)
         return FetchResponse(url, resp.status, resp.getheader("Content-Type") or "", b"".join(chunks))
-    finally:
-        conn.close()
+    except FetchError as e:
+        if expired.is_set() and not isinstance(e, (FetchTimeout, FetchTooLarge)):
+            raise FetchTimeout(url, "total deadline exceeded (the server was too slow)") from None
+        raise
