@@ -118,3 +118,12 @@ def test_dtd_is_refused(tmp_path: Path) -> None:
     p.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><parameters/>')
     with pytest.raises(PolicyConfigError, match="DTD"):
         MidConfig.load(p, environ={})
+
+
+def test_entities_are_refused_in_any_encoding(tmp_path: Path) -> None:
+    p = tmp_path / "config.xml"
+    text = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE p [<!ENTITY f "false">]><parameters>' \
+           '<parameter name="mid.ssl.bootstrap.default.check_cert_chain" value="&f;"/></parameters>'
+    p.write_bytes(text.encode("utf-16"))
+    with pytest.raises(PolicyConfigError, match="DTD"):
+        MidConfig.load(p, environ={})

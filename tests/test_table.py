@@ -154,3 +154,38 @@ def test_missing_trust_file_is_a_configuration_error_before_any_connection(tmp_p
     with pytest.raises(PolicyConfigError) as err:
         certpolicy.create_ssl_context(table)
     assert "intranet" in str(err.value) and "trust.extra" in str(err.value) and "root.pem" in str(err.value)
+
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "needle"),
+    [
+        ("both.toml", "[[override]]\nname='x'\ntargets='a.example'\n[[overrides]]\nname='y'\ntargets='b.example'\n", "both"),
+        ("nan.toml", "[internet]\nrevocation = { clock_skew = nan }\n", "finite"),
+        ("inf.toml", "[internet]\nrevocation = { crl_limits = { total_timeout = inf } }\n", "finite"),
+        ("huge.toml", "[internet]\nrevocation = { retry = { attempts = 1000000000000 } }\n", "<="),
+        ("expires.toml", "[[override]]\nname='x'\ntargets='a.example'\nexpires='2020-01-01garbage'\n", "date"),
+        ("defaults.toml", "defaults = 0\n", "defaults"),
+        ("dup.json", '{"internet": {"chain": "enforce", "chain": "off"}}', "twice"),
+        ("deep.json", "[" * 100000 + "]" * 100000, "invalid JSON"),
+        ("bigint.json", '{"internet": {"max_chain_depth": ' + "9" * 5000 + "}}", "invalid JSON"),
+        ("deep.toml", "a = " + "[" * 5000 + "]" * 5000 + "\n", "invalid TOML"),
+        ("intranet.toml", "[intranet]\nranges = ['10.0.0.0/8']\ntargets = ['192.168.0.0/16']\n", "not both"),
+    ],
+)
+def test_hostile_tables_are_refused_with_a_clear_error(tmp_path: Path, name: str, text: str, needle: str) -> None:
+    with pytest.raises(PolicyConfigError) as err:
+        PolicyTable.load(_write(tmp_path, text, name))
+    assert needle in str(err.value)
+
+
+def test_only_regular_files_of_bounded_size_are_read(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(PolicyConfigError, match="regular file"):
+        PolicyTable.load(fifo)
+    big = _write(tmp_path, "# " + "x" * 2000 + "\n")
+    with pytest.raises(PolicyConfigError, match="larger than"):
+        PolicyTable.load(big, max_bytes=1000)

@@ -99,3 +99,34 @@ def test_cidr_cover_equals_ipaddress_summarize(start: int, length: int) -> None:
         for n in ipaddress.summarize_address_range(ipaddress.IPv4Address(start), ipaddress.IPv4Address(end))
     ]
     assert cidr_cover(start, end, 32) == expected
+
+
+
+@pytest.mark.parametrize(
+    ("path", "matches"),
+    [
+        ("/admin/x", True),
+        ("/%61dmin/x", True),
+        ("/./admin/x", True),
+        ("/v2/../admin/x", True),
+        ("/v2/%2e%2e/admin/x", True),
+        ("//admin//x", True),
+        ("/administrator", False),
+        ("/v2/admin", False),
+    ],
+)
+def test_path_rules_compare_normalised_paths(path: str, matches: bool) -> None:
+    t = parse_target("https://api.example.com/admin/")
+    assert isinstance(t, UrlTarget)
+    assert t.matches_path(path) is matches
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.1.", "010.0.0.1", "192.168.0.0/²", "192.168.0.0/\u0662\u0664"])
+def test_address_lookalikes_are_configuration_errors(bad: str) -> None:
+    with pytest.raises(PolicyConfigError):
+        parse_target(bad)
+
+
+def test_zone_id_in_a_cidr_keeps_the_prefix() -> None:
+    t = parse_target("fe80::%eth0/64")
+    assert isinstance(t, IPRangeTarget) and t.size == 2**64

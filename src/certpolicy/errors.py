@@ -49,6 +49,14 @@ X509_V_ERR_UNABLE_TO_GET_CRL = 3
 X509_V_ERR_OCSP_VERIFY_FAILED = 74
 
 
+def _printable(text: str) -> str:
+    """Escape control characters (a NUL or newline inside a certificate name
+    must not reach a log line as is)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
 def describe_certificate(cert: x509.Certificate | None) -> str:
     """Return a short human description of ``cert``: subject, issuer and serial.
 
@@ -122,6 +130,9 @@ class CertPolicyError(ssl.SSLCertVerificationError):
         self.verify_message = message
 
     def _format(self) -> str:
+        return _printable(self._compose())
+
+    def _compose(self) -> str:
         parts = ["certpolicy:"]
         if self.policy is not None:
             parts.append(f"policy {self.policy!r},")

@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.parsers import expat
 
 from .errors import PolicyConfigError
 from .policy import CheckMode, PolicyKind
@@ -121,11 +122,19 @@ class MidConfig:
             raw = Path(path).read_bytes()
         except OSError as e:
             raise PolicyConfigError(f"cannot read config.xml: {e.strerror or e}", source=src) from None
-        if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        # A first expat pass refuses DTDs and entity declarations whatever the
+        # encoding (UTF-16 too), before anything could be expanded.
+        guard = expat.ParserCreate()
+
+        def refuse(*_args: Any) -> None:
             raise PolicyConfigError("DTDs and entities are not accepted in config.xml", source=src)
+
+        guard.StartDoctypeDeclHandler = refuse
+        guard.EntityDeclHandler = refuse
         try:
-            root = ET.fromstring(raw)  # noqa: S314 - DTDs/entities refused above; expat resolves no external entities
-        except ET.ParseError as e:
+            guard.Parse(raw, True)
+            root = ET.fromstring(raw)  # noqa: S314 - no DTD, no entities (checked above)
+        except (ET.ParseError, expat.ExpatError) as e:
             raise PolicyConfigError(f"malformed XML: {e}", source=src) from None
         params = root if root.tag == "parameters" else root.find(".//parameters")
         if params is None:

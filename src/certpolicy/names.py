@@ -60,8 +60,9 @@ def _normalize_cached(name: str, allow_wildcard: bool) -> str:
             out.append("*")
             continue
         if "*" in label:
-            where = "the whole left-most label" if allow_wildcard else "nowhere in a reference name"
-            raise InvalidName(f"wildcard in {name!r}: '*' is allowed only as {where}")
+            if allow_wildcard:
+                raise InvalidName(f"wildcard in {name!r}: '*' is allowed only as the whole left-most label")
+            raise InvalidName(f"wildcard in {name!r}: a reference name cannot contain '*'")
         if label.isascii():
             low = label.lower()
             if not _ASCII_LABEL.match(low):
@@ -104,9 +105,14 @@ def normalize_dns_name(name: str | bytes, *, allow_wildcard: bool = False) -> st
         try:
             text = name.decode("ascii")
         except UnicodeDecodeError:
-            text = name.decode("utf-8", "strict")
-    else:
+            try:
+                text = name.decode("utf-8", "strict")
+            except UnicodeDecodeError:
+                raise InvalidName(f"host name {name!r} is neither ASCII nor UTF-8") from None
+    elif isinstance(name, str):
         text = name
+    else:
+        raise InvalidName(f"a host name must be text, got {type(name).__name__}")
     return _normalize_cached(text.strip(), allow_wildcard)
 
 
@@ -124,6 +130,8 @@ def parse_ip(text: str | bytes | IPAddress) -> IPAddress | None:
             text = text.decode("ascii")
         except UnicodeDecodeError:
             return None
+    if not isinstance(text, str):
+        return None
     return _parse_ip_text(text)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -432,13 +433,34 @@ def parse_mode(value: Any, field_name: str) -> CheckMode:
     raise _err(f"invalid mode {value!r}; expected 'enforce', 'audit', 'off' or a boolean", field_name)
 
 
+#: Upper bounds of numeric settings (a larger value is a configuration
+#: mistake, and NaN or infinity would break every connection later).
+_MAXIMA = {
+    "attempts": 100,
+    "max_bytes": 1 << 30,
+    "max_redirects": 20,
+    "max_chain_depth": 255,
+    "clock_skew": 86400.0,
+    "ocsp_max_age": 366 * 86400.0,
+    "crl_grace": 366 * 86400.0,
+    "refresh_margin": 366 * 86400.0,
+}
+_MAX_SECONDS = 3600.0  # timeouts, backoffs, deadlines
+
+
 def _number(value: Any, field_name: str, *, minimum: float = 0.0, integer: bool = False) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _err(f"expected a number, got {value!r}", field_name)
     if integer and not isinstance(value, int):
         raise _err(f"expected a whole number, got {value!r}", field_name)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _err(f"must be a finite number, got {value!r}", field_name)
     if value < minimum:
         raise _err(f"must be >= {minimum}, got {value!r}", field_name)
+    key = field_name.rsplit(".", 1)[-1]
+    maximum = _MAXIMA.get(key, _MAX_SECONDS if not integer else None)
+    if maximum is not None and value > maximum:
+        raise _err(f"must be <= {maximum:g}, got {value!r}", field_name)
     return value
 
 
@@ -595,8 +617,9 @@ def _parse_date(value: Any) -> _dt.date:
     if isinstance(value, _dt.date):
         return value
     if isinstance(value, str):
+        text = value.strip()
         try:
-            return _dt.date.fromisoformat(value.strip()[:10])
+            return _dt.date.fromisoformat(text) if len(text) == 10 else _dt.datetime.fromisoformat(text).date()
         except ValueError:
             pass
     raise _err(f"expected a date (YYYY-MM-DD), got {value!r}", "expires")

@@ -41,6 +41,7 @@ import datetime as _dt
 import gc
 import json
 import os
+import stat
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -78,6 +79,9 @@ DEFAULT_INTRANET_RANGES = (
     "fe80::/10",
 )
 
+#: Largest policy file :meth:`PolicyTable.load` reads, in bytes.
+MAX_POLICY_FILE_BYTES = 64 * 1024 * 1024
+
 _TOP_KEYS = frozenset({"defaults", "instance", "internet", "intranet", "override", "overrides", "policies"})
 _SINGLE_KINDS = (PolicyKind.INSTANCE, PolicyKind.INTERNET, PolicyKind.INTRANET)
 
@@ -108,13 +112,17 @@ class PolicyTable:
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, today: _dt.date | None = None) -> PolicyTable:
+    def load(
+        cls, path: str | os.PathLike[str], *, today: _dt.date | None = None, max_bytes: int = MAX_POLICY_FILE_BYTES
+    ) -> PolicyTable:
         """Load a policy file: TOML (``.toml``) or JSON (``.json``; other
         extensions are sniffed).
 
         Args:
             path: the file.
             today: the date used for the expired-row warnings (default: today, UTC).
+            max_bytes: largest accepted file, in bytes (default 64 MiB, about
+                700,000 rows).
 
         Raises:
             PolicyConfigError: unreadable file, syntax error (with the position),
@@ -123,9 +131,17 @@ class PolicyTable:
         p = Path(path)
         src = str(path)
         try:
-            raw = p.read_bytes()
+            st = p.stat()
+            if not stat.S_ISREG(st.st_mode):
+                raise PolicyConfigError("not a regular file", source=src)
+            if st.st_size > max_bytes:
+                raise PolicyConfigError(f"policy file is larger than {max_bytes} bytes ({st.st_size})", source=src)
+            with p.open("rb") as f:
+                raw = f.read(max_bytes + 1)
         except OSError as e:
             raise PolicyConfigError(f"cannot read policy file: {e.strerror or e}", source=src) from None
+        if len(raw) > max_bytes:
+            raise PolicyConfigError(f"policy file is larger than {max_bytes} bytes", source=src)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -134,12 +150,16 @@ class PolicyTable:
         as_json = p.suffix.lower() == ".json" or (p.suffix.lower() != ".toml" and text.lstrip().startswith(("{", "[")))
         if as_json:
             try:
-                data = json.loads(text)
+                data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
             except json.JSONDecodeError as e:
                 raise PolicyConfigError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", source=src) from None
+            except (ValueError, RecursionError) as e:
+                raise PolicyConfigError(f"invalid JSON: {_short(e)}", source=src) from None
         else:
             try:
                 data = tomllib.loads(text)
+            except RecursionError:
+                raise PolicyConfigError("invalid TOML: nested too deeply", source=src) from None
             except tomllib.TOMLDecodeError as e:
                 # The SPEC writes several keys on one line separated by ';'
                 # (not TOML); accept that form, nothing else.
@@ -148,7 +168,7 @@ class PolicyTable:
                     raise PolicyConfigError(f"invalid TOML: {e}", source=src) from None
                 try:
                     data = tomllib.loads(relaxed)
-                except tomllib.TOMLDecodeError:
+                except (tomllib.TOMLDecodeError, RecursionError):
                     raise PolicyConfigError(f"invalid TOML: {e}", source=src) from None
         return cls.from_dict(data, source=src, today=today, base_dir=p.parent)
 
@@ -199,9 +219,14 @@ class PolicyTable:
                 f"unknown top-level key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(_TOP_KEYS))}",
                 source=source,
             )
-        defaults = data.get("defaults") or {}
+        defaults = data.get("defaults", {})
         if not isinstance(defaults, Mapping):
-            raise PolicyConfigError("expected a table", source=source, row="defaults")
+            raise PolicyConfigError(f"expected a table, got {defaults!r}", source=source, row="defaults")
+        if "override" in data and "overrides" in data:
+            raise PolicyConfigError(
+                "both 'override' and 'overrides' are given; use one of them (they are the same list)",
+                source=source,
+            )
 
         singles: dict[PolicyKind, tuple[str, Mapping[str, Any]]] = {}
         override_rows: list[tuple[str, Mapping[str, Any]]] = []
@@ -281,6 +306,13 @@ class PolicyTable:
             row.pop("name", None)
             if kind is PolicyKind.INSTANCE and "targets" not in row:
                 row["targets"] = list(DEFAULT_INSTANCE_TARGETS)
+            if kind is PolicyKind.INTRANET and "targets" in row and "ranges" in row:
+                raise PolicyConfigError(
+                    "give the intranet ranges once, as 'ranges' (or 'targets'), not both",
+                    source=source,
+                    row=_row_label(label, name),
+                    field="ranges",
+                )
             if kind is PolicyKind.INTRANET and "targets" not in row and "ranges" not in row:
                 row["ranges"] = list(DEFAULT_INTRANET_RANGES)
             if kind is PolicyKind.INTERNET:
@@ -509,6 +541,25 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook: a key given twice is an error (TOML refuses it too),
+    never "the last one wins"."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(f"key {k!r} is given twice in one object")
+        out[k] = v
+    return out
+
+
+def _short(e: BaseException) -> str:
+    return str(e)[:200]
 
 
 def _split_semicolons(text: str) -> str:

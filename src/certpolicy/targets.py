@@ -20,6 +20,7 @@ tuple, lower is more specific. See :mod:`certpolicy.resolver`.
 from __future__ import annotations
 
 import ipaddress
+import re
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,8 +110,32 @@ class HostTarget(Target):
         return host.endswith("." + self.host)
 
 
+_UNRESERVED_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _decode_unreserved(m: re.Match[str]) -> str:
+    ch = chr(int(m.group(1), 16))
+    return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+
+
 def _segments(path: str) -> tuple[str, ...]:
-    return tuple(s for s in path.split("/") if s)
+    """Normalised path segments (RFC 3986 §6.2.2): percent-escapes of
+    unreserved characters decoded (``%61dmin`` -> ``admin``, ``%2e`` -> ``.``),
+    other escapes upper-cased, dot segments removed (§5.2.4: ``/v2/../admin``
+    -> ``admin``), empty segments dropped. A rule and a request path are
+    compared in this form, so no spelling of a path escapes its rule."""
+    out: list[str] = []
+    for raw in path.split("/"):
+        seg = _UNRESERVED_ESCAPE.sub(_decode_unreserved, raw)
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(seg)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -248,11 +273,18 @@ def parse_target(text: str) -> Target:
     if "://" in t:
         return _parse_url(t)
     if "/" in t:
-        fast = _ipv4_cidr(t)
+        if not t.isascii():
+            raise _bad(t, "an address or CIDR block must be written in ASCII digits")
+        if "%" in t:  # an IPv6 zone id is ignored for matching: fe80::%eth0/64 -> fe80::/64
+            addr_part, _pct, rest = t.partition("%")
+            t_net = addr_part + "/" + rest.split("/", 1)[1] if "/" in rest else addr_part
+        else:
+            t_net = t
+        fast = _ipv4_cidr(t_net)
         if fast is not None:
             return fast
         try:
-            net = ipaddress.ip_network(t.split("%", 1)[0], strict=True)
+            net = ipaddress.ip_network(t_net, strict=True)
         except ValueError as e:
             raise _bad(t, f"not a valid CIDR block ({e})") from None
         first = parse_ip(net.network_address)
@@ -277,6 +309,9 @@ def parse_target(text: str) -> Target:
         return IPRangeTarget(t, addr, addr)
     if t == "*":
         return HostTarget(t, "", wildcard=True)
+    last_label = t.rstrip(".").rsplit(".", 1)[-1]
+    if last_label.isascii() and last_label.isdigit():
+        raise _bad(t, "looks like an IP address but is not a valid one (leading zeros, a trailing dot or a missing part?)")
     try:
         if t.startswith("*."):
             return HostTarget(t, normalize_dns_name(t[2:]), wildcard=True)
@@ -289,7 +324,7 @@ def _ipv4_cidr(t: str) -> IPRangeTarget | None:
     """Fast path for ``a.b.c.d/n`` (what large tables are made of); ``None``
     hands anything else to :mod:`ipaddress`."""
     addr_text, _slash, plen_text = t.partition("/")
-    if not plen_text.isdigit() or ":" in addr_text:
+    if not (plen_text.isascii() and plen_text.isdigit()) or ":" in addr_text:
         return None
     addr = parse_ip(addr_text)
     plen = int(plen_text)

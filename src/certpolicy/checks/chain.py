@@ -227,7 +227,10 @@ def parse_chain(
     try:
         count = len(items)
     except TypeError:  # an iterator: take no more than one past the limit
-        items = list(itertools.islice(iter(items), max_certs + 1))
+        try:
+            items = list(itertools.islice(iter(items), max_certs + 1))
+        except TypeError:
+            raise _malformed(f"expected a sequence of certificates, got {type(items).__name__}") from None
         count = len(items)
     if count == 0:
         raise _malformed("empty chain: no certificate was presented")
