@@ -95,3 +95,19 @@ def test_unloadable_identity_fails_at_context_creation(tmp_path: Path, pki: tupl
     (tmp_path / "empty.pem").write_text("nothing here\n")
     with pytest.raises(certpolicy.ClientCertificateError, match=r"empty\.pem"):
         certpolicy.create_ssl_context(_table(pki, tmp_path, {"cert": str(tmp_path / "empty.pem")}))
+
+
+def test_check_command_reports_a_server_that_refuses_the_client(tmp_path: Path, pki: tuple[CA, CA], nginx: NginxMtlsServer) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from certpolicy.cli import main
+
+    (tmp_path / "root.pem").write_bytes(pki[0].cert_pem)
+    (tmp_path / "p.toml").write_text(f'[defaults]\ntrust = {{ system = false, extra = ["{tmp_path / "root.pem"}"] }}\n')
+    r = CliRunner().invoke(main, ["check", nginx.url, "--policy", str(tmp_path / "p.toml"), "--json"])
+    res = json.loads(r.output)["results"][0]
+    assert res["client_certificate"] is None
+    assert "400" in res.get("http_status_line", "") or not res["ok"]
+    assert res.get("warning") or res.get("error")

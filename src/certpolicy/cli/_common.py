@@ -33,7 +33,18 @@ policy_option = click.option(
     "policy_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Policy table (TOML or JSON). Default: the built-in fresh-install table.",
+    help="Policy table (TOML, JSON or an agent config.xml). Default: certpolicy's default table "
+    "(chain and hostname enforced, revocation off).",
+)
+
+#: ``--policy`` on commands that apply no table (pki, lint-client): every
+#: command takes it (SPEC), these ignore it and say so.
+unused_policy_option = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Accepted for uniformity with the other commands; this command uses no policy table.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 

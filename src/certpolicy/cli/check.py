@@ -48,8 +48,9 @@ def check_url(ctx: PolicySSLContext, url: str, *, timeout: float, address: str |
         try:
             tls = ctx.wrap_socket(sock, server_hostname=host)
             verdict = verdict_of(tls)
-            tls.close()
             report["ok"] = True
+            _probe_http(tls, host, u.path or "/", report)
+            tls.close()
         except CertPolicyError as e:
             verdict = getattr(e, "verdict", None)
             report.update(ok=False, error=str(e), error_type=type(e).__name__)
@@ -62,8 +63,33 @@ def check_url(ctx: PolicySSLContext, url: str, *, timeout: float, address: str |
     if verdict is not None:
         d = verdict.to_dict()
         report.update(policy=d["policy"], kind=d["kind"], matched_target=d["matched_target"], checks=d["checks"], warnings=d["warnings"])
-        report["explain"] = verdict.explain()
+        ident = verdict.policy.client_identity
+        report["client_certificate"] = ident.cert if ident is not None else None
+        report["explain"] = verdict.explain() + (
+            f"\nclient certificate presented: {ident.cert if ident is not None else 'none'}"
+        )
     return report
+
+
+def _probe_http(tls: ssl.SSLSocket, host: str, path: str, report: dict[str, Any]) -> None:
+    """After the checks passed, one HEAD request: a server that refuses the
+    client (a required client certificate is missing or unusable, TLS 1.3
+    reports that only now) is reported instead of a misleading OK."""
+    try:
+        tls.sendall(f"HEAD {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        line = tls.recv(4096).split(b"\r\n", 1)[0].decode("latin-1", "replace")
+    except (ssl.SSLError, OSError) as e:
+        report.update(ok=False, error=f"the server refused the connection after the handshake ({e}); "
+                      "does it require a client certificate?")
+        return
+    if not line:
+        report.update(ok=False, error="the server closed the connection after the handshake without answering; "
+                      "does it require a client certificate?")
+        return
+    report["http_status_line"] = line
+    parts = line.split(" ", 2)
+    if len(parts) >= 2 and parts[1] == "400":
+        report["warning"] = f"the server answered {line!r}: with mTLS this usually means the client certificate was refused"
 
 
 @main.command()
@@ -92,6 +118,10 @@ def check(urls: tuple[str, ...], timeout: float, address: str | None, audit: boo
             click.echo(f"{mark} {r['url']}")
             if r.get("explain"):
                 click.echo("     " + r["explain"].replace("\n", "\n     "))
+            if r.get("http_status_line"):
+                click.echo(f"     server answered: {r['http_status_line']}")
+            if r.get("warning"):
+                click.echo(f"     warning: {r['warning']}")
             if r.get("error"):
                 click.echo(f"     error: {r['error']}")
     raise SystemExit(EXIT_OK if all(r["ok"] for r in reports) else EXIT_FAIL)

@@ -19,7 +19,7 @@ from ..errors import ClientCertificateError
 from ..identity import is_pkcs12, read_certificates, read_pkcs12, read_private_key
 from ..pki import PrivateKey
 from . import main
-from ._common import EXIT_FAIL, EXIT_OK, emit_json, fail_config, json_option, policy_option
+from ._common import EXIT_FAIL, EXIT_OK, emit_json, fail_config, json_option, unused_policy_option
 
 
 def _parse_at(value: str | None) -> _dt.datetime | None:
@@ -83,7 +83,7 @@ def _print_report(report: LintReport) -> None:
 @click.option("--passphrase-env", default=None,
               help="Environment variable holding the key / PKCS#12 passphrase.")
 @json_option
-@policy_option
+@unused_policy_option
 def lint_client(
     cert: str,
     chain_files: tuple[str, ...],

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ..pki import CA, KeyType, write_private_file
 from . import main
-from ._common import emit_json, fail_config, json_option, policy_option
+from ._common import emit_json, fail_config, json_option, unused_policy_option
 
 STATE = "pki.json"
 KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"]
@@ -134,7 +134,7 @@ def pki_group() -> None:
 @click.option("--passphrase-env", default=None, help="Env var with the passphrase for the issuing CA key.")
 @click.option("--root-passphrase-env", default=None, help="Env var with the passphrase for the root key.")
 @json_option
-@policy_option
+@unused_policy_option
 def pki_init(
     directory: str,
     organization: str | None,
@@ -225,7 +225,7 @@ def pki_init(
 @click.option("--passphrase-env", default=None, help="Env var with the passphrase for the new key / PKCS#12.")
 @click.option("--ca-passphrase-env", default=None, help="Env var with the issuing CA key's passphrase.")
 @json_option
-@policy_option
+@unused_policy_option
 def pki_issue(
     kind: str,
     names: tuple[str, ...],
@@ -305,7 +305,7 @@ def pki_issue(
 @click.option("--date", "date_text", default=None, help="revocationDate (ISO 8601; default now).")
 @click.option("--force", is_flag=True, help="Record the serial even if this PKI did not issue it.")
 @json_option
-@policy_option
+@unused_policy_option
 def pki_revoke(
     serial: str,
     directory: str,
@@ -353,7 +353,7 @@ def pki_revoke(
               help="CRL file (DER; a .pem copy is written alongside). Default DIR/crl/issuing.crl.")
 @click.option("--ca-passphrase-env", default=None, help="Env var with the issuing CA key's passphrase.")
 @json_option
-@policy_option
+@unused_policy_option
 def pki_crl(
     directory: str,
     days: float,
