@@ -40,6 +40,7 @@ import logging
 import socket
 import ssl
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,7 @@ from .checks.base import Check
 from .engine import Verdict, Verifier
 from .errors import CertPolicyError, CheckCrashed, HostnameMismatch
 from .fetch import IN_FETCH
+from .integrations._url import REQUEST_URL
 from .names import InvalidName, normalize_dns_name, parse_ip
 from .peer import PEER, Peer, peer_from_frames, peer_from_socket, proxy_in_frames
 from .policy import Policy
@@ -520,14 +522,10 @@ class PolicySSLContext(ssl.SSLContext):
 
 def _url_for(host: str | None) -> str | None:
     """The request URL set by an integration, when it names ``host``."""
-    from .integrations._url import REQUEST_URL
-
     url = REQUEST_URL.get()
     if url is None or host is None:
         return None
     try:
-        import urllib.parse
-
         u = urllib.parse.urlsplit(url)
         if not u.hostname:
             return None

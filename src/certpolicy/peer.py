@@ -98,8 +98,21 @@ def _callers(start: int) -> Iterator[Any]:
 
 def proxy_in_frames(start: int = 2) -> bool:
     """``True`` when a calling frame belongs to a connection that tunnels
-    through a CONNECT proxy."""
-    return any(_tunnelled(obj) for obj in _callers(start))
+    through a CONNECT proxy (http.client and urllib3 wrap the socket from
+    their ``connect()`` method; only those frames' locals are read)."""
+    try:
+        frame: FrameType | None = sys._getframe(start)
+    except ValueError:
+        return False
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "connect":
+            obj = frame.f_locals.get("self")
+            if obj is not None and _tunnelled(obj):
+                return True
+        frame = frame.f_back
+    return False
 
 
 def _anyio_peer(obj: Any) -> Peer | None:

@@ -29,7 +29,7 @@ import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .names import IPAddress, normalize_dns_name, parse_ip
 from .policy import Policy, PolicyKind
@@ -85,8 +85,7 @@ def _rank_words(rank: tuple[int, int]) -> str:
     return words
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A row that matched the query.
 
     Attributes:
@@ -124,7 +123,7 @@ class Resolution:
         policy: the :class:`Policy` in force.
         matched_target: the winning target, or ``None`` for the internet default.
         rank: the winner's ``(tier, sub)`` rank.
-        candidates: every other row that matched, with why it lost.
+        matches: every row that matched, the winner first (see :attr:`candidates`).
         warnings: sentences: name-only classification, a path rule skipped for
             want of a URL, an expired override skipped, a name that looks
             internal on a public address or the reverse.
@@ -137,7 +136,7 @@ class Resolution:
     policy: Policy
     matched_target: Target | None
     rank: tuple[int, int]
-    candidates: tuple[Candidate, ...] = ()
+    matches: tuple[Candidate, ...] = ()
     warnings: tuple[str, ...] = ()
     host: str | None = None
     peer_ip: IPAddress | None = None
@@ -145,6 +144,14 @@ class Resolution:
     scheme: str | None = None
     path: str | None = None
     name_only: bool = False
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """Every other row that matched, most specific first, each with ``why_lost``."""
+        if len(self.matches) < 2:
+            return ()
+        winner = self.matches[0]
+        return tuple(Candidate(c.policy, c.target, c.rank, winner) for c in self.matches[1:])
 
     @property
     def rank_description(self) -> str:
@@ -431,18 +438,17 @@ class PolicyResolver:
             warnings.append("no connected peer address: classified by name only (IP and intranet rules not applied)")
 
         table = self.table
-        peer_intranet = bool(self._intranet.ip_matches(peer)) if peer is not None and host_ip is None else False
+        intranet_hit: Target | None = None
+        for addr in ips:
+            hits = self._intranet.ip_matches(addr)
+            if hits:
+                intranet_hit = hits[0][1]
+                break
         if not found:
             # Kind defaults: instance endpoints, then intranet addresses, then internet.
             for p, inst_t in self._instance_matches(name, host_ip, ips, port, scheme, path):
                 found.append(Candidate(p, inst_t, (TIER_INSTANCE, 0)))
                 break
-            intranet_hit: Target | None = None
-            for addr in ips:
-                hits = self._intranet.ip_matches(addr)
-                if hits:
-                    intranet_hit = hits[0][1]
-                    break
             if intranet_hit is not None:
                 found.append(Candidate(table.intranet, intranet_hit, (TIER_INTRANET, 0)))
             found.append(Candidate(table.internet, None, (TIER_INTERNET, 0)))
@@ -451,23 +457,19 @@ class PolicyResolver:
             inst = next(iter(self._instance_matches(name, host_ip, ips, port, scheme, path)), None)
             if inst is not None:
                 found.append(Candidate(inst[0], inst[1], (TIER_INSTANCE, 0)))
-            for addr in ips:
-                hits = self._intranet.ip_matches(addr)
-                if hits:
-                    found.append(Candidate(table.intranet, hits[0][1], (TIER_INTRANET, 0)))
-                    break
+            if intranet_hit is not None:
+                found.append(Candidate(table.intranet, intranet_hit, (TIER_INTRANET, 0)))
             found.append(Candidate(table.internet, None, (TIER_INTERNET, 0)))
 
         found.sort(key=lambda c: (c.rank, 0 if c.target is not None and host_ip is not None and isinstance(c.target, IPRangeTarget) and c.target.contains(host_ip) else 1))
         winner = found[0]
-        others = tuple(Candidate(c.policy, c.target, c.rank, winner) for c in found[1:])
         if host_ip is None and peer is not None:
-            self._add_classification_warnings(name, peer, peer_intranet, warnings)
+            self._add_classification_warnings(name, peer, intranet_hit is not None, warnings)
         return Resolution(
             policy=winner.policy,
             matched_target=winner.target,
             rank=winner.rank,
-            candidates=others,
+            matches=tuple(found),
             warnings=tuple(warnings),
             host=name,
             peer_ip=peer if peer is not None else host_ip,
