@@ -76,7 +76,7 @@ import ipaddress
 import itertools
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -669,6 +669,34 @@ def _pyhanko_validate(
     return certs[::-1]
 
 
+class _PathData(Mapping[str, Any]):
+    """``{"path": [subject, ...], "trust_anchor": subject}``, with the subject
+    strings of the path made only when read (logs, ``--json``), not on every
+    handshake."""
+
+    __slots__ = ("_anchor", "_certs", "_subjects")
+
+    def __init__(self, certs: list[x509.Certificate], anchor: str) -> None:
+        self._certs = certs
+        self._anchor = anchor
+        self._subjects: list[str] | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "trust_anchor":
+            return self._anchor
+        if key == "path":
+            if self._subjects is None:
+                self._subjects = [_subject(c) for c in self._certs]
+            return self._subjects
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("path", "trust_anchor"))
+
+    def __len__(self) -> int:
+        return 2
+
+
 # ---------------------------------------------------------------------------
 # The check
 # ---------------------------------------------------------------------------
@@ -879,18 +907,13 @@ class ChainCheck:
             deadline=ctx.deadline,
         )
         ctx.verified_path = path
-        subjects = [_subject(c) for c in path]
+        anchor = _subject(path[-1])
         detail = (
-            f"certification path of {len(path)} certificates to trust anchor {subjects[-1]!r}"
+            f"certification path of {len(path)} certificates to trust anchor {anchor!r}"
             if len(path) > 1
-            else f"the certificate is itself a trust anchor ({subjects[0]!r})"
+            else f"the certificate is itself a trust anchor ({anchor!r})"
         )
-        return CheckResult(
-            check=self.name,
-            outcome="ok",
-            detail=detail,
-            data={"path": subjects, "trust_anchor": subjects[-1]},
-        )
+        return CheckResult(check=self.name, outcome="ok", detail=detail, data=_PathData(path, anchor))
 
     # -- the work -----------------------------------------------------------------
 
