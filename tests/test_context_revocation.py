@@ -148,3 +148,40 @@ def test_soft_fail_policy_lets_an_unreachable_crl_through_with_a_warning(tmp_pat
 
 
 _ = dt
+
+
+def test_64_concurrent_connections_cause_one_ocsp_request(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from certpolicy.testing.ocsp_responder import OcspResponder
+
+    with LoopbackHTTPServer() as http:
+        root = CA.create("ocsp root")
+        inter = root.create_intermediate("ocsp issuing CA")
+        responder = OcspResponder(inter, server=http, path="/ocsp")
+        responder.stall = 0.3  # every connection arrives while the first request is in flight
+        leaf = inter.issue_server("localhost", ocsp_url=http.url("/ocsp"))
+        (tmp_path / "root.pem").write_bytes(root.cert_pem)
+        table = certpolicy.PolicyTable.from_dict({"defaults": {
+            "trust": {"system": False, "extra": [str(tmp_path / "root.pem")]}, "ocsp": "enforce",
+            "revocation": {"cache_dir": str(tmp_path / "cache")}}})
+        ctx = certpolicy.create_ssl_context(table)
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(64)
+        with LoopbackTLSServer(leaf) as srv:
+            def connect() -> None:
+                try:
+                    barrier.wait(timeout=20)
+                    tls = ctx.wrap_socket(socket.create_connection((srv.host, srv.port), timeout=20), server_hostname="localhost")
+                    tls.close()
+                except BaseException as e:  # noqa: BLE001
+                    errors.append(e)
+
+            threads = [threading.Thread(target=connect) for _ in range(64)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+        assert errors == []
+        assert len(responder.requests) == 1
