@@ -175,7 +175,7 @@ def test_64_concurrent_connections_cause_one_ocsp_request(tmp_path: Path) -> Non
                     barrier.wait(timeout=20)
                     tls = ctx.wrap_socket(socket.create_connection((srv.host, srv.port), timeout=20), server_hostname="localhost")
                     tls.close()
-                except BaseException as e:  # noqa: BLE001
+                except BaseException as e:
                     errors.append(e)
 
             threads = [threading.Thread(target=connect) for _ in range(64)]
