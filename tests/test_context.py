@@ -514,3 +514,24 @@ def test_legacy_cn_fallback_cannot_escape_name_constraints(pki: TestPKI, tls_ser
     with pytest.raises(HostnameMismatch) as err:
         _connect(certpolicy.create_ssl_context(table), srv, "bank.example")
     assert err.value.outcome == "name-constraints"
+
+
+def test_one_structured_log_record_per_connection(pki: TestPKI, good_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    ctx = _ctx(pki, verdict_ttl=0)
+    with caplog.at_level(logging.INFO, logger="certpolicy"):
+        for _ in range(3):
+            _connect(ctx, good_server, "good.test").close()
+    records = [r for r in caplog.records if hasattr(r, "certpolicy")]
+    assert len(records) == 3
+    data = records[0].certpolicy  # type: ignore[attr-defined]
+    assert data["policy"] == "intranet" and data["passed"] is True
+    assert [c["check"] for c in data["checks"]] == ["chain", "hostname", "revocation"]
+    assert data["peer_ip"] == "127.0.0.1"
+
+
+def test_on_verdict_callback_sees_failures_too(pki: TestPKI, good_server: Any) -> None:
+    seen: list[Any] = []
+    ctx = _ctx(pki, on_verdict=seen.append)
+    with pytest.raises(HostnameMismatch) as err:
+        _connect(ctx, good_server, "evil.test")
+    assert seen and seen[-1].passed is False and err.value.verdict is seen[-1]  # type: ignore[attr-defined]
