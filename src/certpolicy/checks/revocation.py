@@ -169,7 +169,9 @@ class RevocationCheck:
         if first_non_good is None:
             outcome = Outcome.GOOD.value
             detail = "; ".join(
-                f"{describe_certificate(d.cert)}: good ({d.decided_by})" for d in decisions
+                f"{'leaf' if d.position == 0 else f'path certificate #{d.position}'} "
+                f"(serial {_serial(d.cert)}): good ({d.decided_by})"
+                for d in decisions
             )
         else:
             outcome = first_non_good.status.outcome.value
