@@ -6,6 +6,8 @@ Runs ``tests/conformance/run_limbo.py`` in-process on the corpus in
 
 from __future__ import annotations
 
+import os
+
 import importlib.util
 import json
 import sys
@@ -35,6 +37,8 @@ def _load_runner() -> ModuleType:
 run_limbo = _load_runner()
 
 if not run_limbo.DEFAULT_LIMBO.exists():  # pragma: no cover - depends on the checkout layout
+    if os.environ.get("CI"):
+        raise RuntimeError(f"x509-limbo corpus not found at {run_limbo.DEFAULT_LIMBO}: CI must have ../shared")
     pytest.skip(f"x509-limbo corpus not found at {run_limbo.DEFAULT_LIMBO}", allow_module_level=True)
 
 
@@ -79,9 +83,27 @@ def test_every_case_cryptography_passes_certpolicy_passes(cases: list[dict], rep
     ours = {r.id: r.status for r in report.results}  # type: ignore[attr-defined]
     known = run_limbo.load_known_failures(run_limbo.KNOWN_FAILURES)
     regressions = sorted(r.id for r in bare if r.status == run_limbo.PASS and ours[r.id] != run_limbo.PASS)
-    # A regression is tolerated only while it is listed, with its reason, as a known failure.
-    assert set(regressions) <= set(known), regressions
+    # The goal holds outright: no case that cryptography alone passes fails in certpolicy.
+    assert regressions == [], regressions
+    assert known  # the known-failures file is read
 
 
 def test_known_failures_are_still_failing(report: object) -> None:
     assert report.fixed == []  # type: ignore[attr-defined]
+
+
+
+def test_runner_exits_non_zero_on_an_unlisted_failure(tmp_path: Path) -> None:
+    """With an empty known-failures file, the known failures become new
+    failures and the runner exits 1 (it only passes when every wrong case is
+    listed with its reason)."""
+    import subprocess
+    import sys
+
+    empty = tmp_path / "known.json"
+    empty.write_text('{"known_failures": {}}')
+    proc = subprocess.run(
+        [sys.executable, str(Path(run_limbo.__file__)), "--only", "webpki::eku::", "--known-failures", str(empty), "--quiet"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr

@@ -535,3 +535,52 @@ def test_on_verdict_callback_sees_failures_too(pki: TestPKI, good_server: Any) -
     with pytest.raises(HostnameMismatch) as err:
         _connect(ctx, good_server, "evil.test")
     assert seen and seen[-1].passed is False and err.value.verdict is seen[-1]  # type: ignore[attr-defined]
+
+
+class _CountingHostname:
+    """A user's replacement for the built-in hostname check."""
+
+    name = "hostname"
+    requires_chain = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        self.calls += 1
+        if ctx.host != "good.test":
+            raise HostnameMismatch(f"only good.test is allowed here, not {ctx.host!r}", check=self.name, outcome="mismatch")
+        return CheckResult(self.name, "ok", "allowed by the replacement check")
+
+
+def test_a_built_in_check_can_be_replaced(pki: TestPKI, good_server: Any) -> None:
+    replacement = _CountingHostname()
+    ctx = certpolicy.create_ssl_context(pki.table(), checks={"hostname": replacement}, verdict_ttl=0)
+    tls = _connect(ctx, good_server, "good.test")
+    verdict = verdict_of(tls)
+    assert verdict is not None and verdict.result("hostname").detail == "allowed by the replacement check"  # type: ignore[union-attr]
+    tls.close()
+    with pytest.raises(HostnameMismatch, match="only good.test"):
+        _connect(ctx, good_server, "localhost")
+    assert replacement.calls == 2
+
+
+def test_hostname_is_skipped_when_the_chain_failed_in_audit_mode(pki: TestPKI, tls_server: Any) -> None:
+    other = CA.create("audit rogue root").create_intermediate("audit rogue CA")
+    srv = tls_server(other.issue_server("good.test"))
+    tls = _connect(_ctx(pki, {"intranet": {"chain": "audit"}}), srv, "evil.test")
+    verdict = verdict_of(tls)
+    assert verdict is not None and verdict.audited == ["chain"]
+    hostname = verdict.result("hostname")
+    assert hostname is not None and hostname.outcome == "skipped" and "not validated" in hostname.detail
+    tls.close()
+
+
+def test_hostname_without_chain_runs_when_the_policy_says_so(pki: TestPKI, good_server: Any) -> None:
+    ctx = _ctx(pki, {"intranet": {"chain": "off", "hostname_without_chain": True}})
+    tls = _connect(ctx, good_server, "good.test")
+    verdict = verdict_of(tls)
+    assert verdict is not None and verdict.result("hostname").outcome == "ok"  # type: ignore[union-attr]
+    tls.close()
+    with pytest.raises(HostnameMismatch):
+        _connect(ctx, good_server, "evil.test")
