@@ -31,7 +31,7 @@ def nginx(pki: tuple[CA, CA]) -> Iterator[NginxMtlsServer]:
             pytest.fail("nginx is required in CI but was not found")
         pytest.skip("nginx is not installed")
     root, inter = pki
-    server = inter.issue_server("localhost", "127.0.0.1")
+    server = inter.issue_server("localhost", "127.0.0.1", "mtls.test", "plain.test")
     with NginxMtlsServer(server.chain, server.key, [root.cert]) as srv:
         yield srv
 
@@ -82,13 +82,43 @@ def test_server_profile_identity_gets_the_ssl_certificate_error(tmp_path: Path, 
 
 
 def test_identity_is_chosen_per_policy(tmp_path: Path, pki: tuple[CA, CA], nginx: NginxMtlsServer) -> None:
-    """The override for 127.0.0.1 presents its identity; the same context
-    presents none to a host under another policy (here: ::1 is not the override)."""
-    leaf = pki[1].issue_client("mid-02.acme.example")
-    ctx = certpolicy.create_ssl_context(_table(pki, tmp_path, _write(tmp_path, leaf, "mid2")))
-    with httpx.Client(verify=ctx, timeout=10) as c:
-        assert c.get(nginx.url).status_code == 200
-    assert set(ctx._cp_identity_ctx) == {"instance-mtls"}
+    """One context, one server, two names: the override for mtls.test presents
+    its identity (200); plain.test resolves to the intranet policy, which names
+    none, so nothing is presented (400)."""
+    root, inter = pki
+    (tmp_path / "root.pem").write_bytes(root.cert_pem)
+    trust = {"system": False, "extra": [str(tmp_path / "root.pem")]}
+    leaf = inter.issue_client("mid-02.acme.example")
+    table = certpolicy.PolicyTable.from_dict({
+        "defaults": {"trust": trust},
+        "override": [{"name": "mtls", "targets": "mtls.test", "client_cert": _write(tmp_path, leaf, "mid2")}],
+    })
+    ctx = certpolicy.create_ssl_context(table)
+    addresses = {"mtls.test": "127.0.0.1", "plain.test": "127.0.0.1"}
+    with requests_session(ctx, addresses=addresses) as s:
+        with_identity = s.get(f"https://mtls.test:{nginx.port}/", timeout=10)
+        without = s.get(f"https://plain.test:{nginx.port}/", timeout=10)
+    assert with_identity.status_code == 200 and "CN=mid-02.acme.example" in with_identity.text
+    assert with_identity.certpolicy_verdict.policy.name == "mtls"  # type: ignore[attr-defined]
+    assert without.status_code == 400 and "No required SSL certificate was sent" in without.text
+    assert without.certpolicy_verdict.policy.name == "intranet"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["requests", "httpx"])
+@pytest.mark.parametrize("case", ["self-signed", "no-intermediate"])
+def test_unusable_identity_through_the_context_gets_the_ssl_certificate_error(
+    tmp_path: Path, pki: tuple[CA, CA], nginx: NginxMtlsServer, kind: str, case: str
+) -> None:
+    from certpolicy.pki import IssuedCert
+
+    if case == "self-signed":
+        identity = _write(tmp_path, IssuedCert.self_signed("mid-01.acme.example"), "self")
+    else:
+        paths = pki[1].issue_client("mid-01.acme.example").write(tmp_path, "lonely")
+        identity = {"cert": str(paths.cert), "key": str(paths.key)}  # the leaf without its intermediate
+    ctx = certpolicy.create_ssl_context(_table(pki, tmp_path, identity))
+    r = _get(kind, ctx, nginx.url)
+    assert r.status_code == 400 and "The SSL certificate error" in r.text
 
 
 def test_unloadable_identity_fails_at_context_creation(tmp_path: Path, pki: tuple[CA, CA]) -> None:

@@ -212,12 +212,19 @@ class RevocationSettings:
         clock_skew: seconds of tolerance on thisUpdate / nextUpdate (900 = 15 min,
             the agent's JVM default).
         ocsp_max_age: seconds an OCSP response without nextUpdate stays fresh
-            after its thisUpdate (7 days).
+            after its thisUpdate (7 days); also the cap of any OCSP response's
+            cache lifetime (thisUpdate + ocsp_max_age, even when nextUpdate is later).
         crl_grace: seconds a CRL past its nextUpdate may still prove good
             standing (default 0: never).
         refresh_margin: seconds before nextUpdate at which a cached CRL is
             refreshed in the background.
-        nonce: send an OCSP nonce (RFC 8954); an echoed wrong nonce is always an error.
+        nonce: send an OCSP nonce (RFC 8954); a response echoing a different
+            nonce is never used (outcome ``malformed``).
+        ocsp_responder_check: what the OCSP check does with a delegated
+            responder certificate without id-pkix-ocsp-nocheck (RFC 6960
+            §4.2.2.2.1): ``"check"`` (default) checks the responder's own
+            revocation status with OCSP, ``"require-nocheck"`` refuses it
+            (``unauthorised-signer``), ``"ignore"`` accepts it unchecked.
         ocsp_responder: responder URL that overrides the AIA one.
         static_crls: CRL files or folders used before (or instead of) fetching.
         fetch_crls: download CRLs from distribution points (False: static only).
@@ -234,6 +241,7 @@ class RevocationSettings:
     crl_grace: float = 0.0
     refresh_margin: float = 300.0
     nonce: bool = False
+    ocsp_responder_check: Literal["check", "require-nocheck", "ignore"] = "check"
     ocsp_responder: str | None = None
     static_crls: tuple[str, ...] = ()
     fetch_crls: bool = True
@@ -256,6 +264,7 @@ class RevocationSettings:
                 tuple(sorted((k.value, v.value) for k, v in self.outcomes.items())),
                 self.clock_skew,
                 self.ocsp_max_age,
+                self.ocsp_responder_check,
                 self.static_crls,
                 self.cache_dir,
             )
@@ -384,6 +393,7 @@ REVOCATION_KEYS = frozenset(
         "crl_grace",
         "refresh_margin",
         "nonce",
+        "ocsp_responder_check",
         "ocsp_responder",
         "static_crls",
         "fetch_crls",
@@ -558,6 +568,10 @@ def _parse_revocation(value: Any, base: RevocationSettings, field_name: str = "r
             kwargs[k] = float(_number(v, f))
         elif k in ("nonce", "fetch_crls"):
             kwargs[k] = _bool(v, f)
+        elif k == "ocsp_responder_check":
+            if v not in ("check", "require-nocheck", "ignore"):
+                raise _err(f"invalid value {v!r}; expected 'check', 'require-nocheck' or 'ignore'", f)
+            kwargs[k] = v
         elif k in ("ocsp_responder", "cache_dir"):
             if v is not None and not isinstance(v, str):
                 raise _err(f"expected a string, got {v!r}", f)
