@@ -6,10 +6,9 @@ Runs ``tests/conformance/run_limbo.py`` in-process on the corpus in
 
 from __future__ import annotations
 
-import os
-
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType

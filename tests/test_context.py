@@ -560,7 +560,7 @@ def test_a_built_in_check_can_be_replaced(pki: TestPKI, good_server: Any) -> Non
     verdict = verdict_of(tls)
     assert verdict is not None and verdict.result("hostname").detail == "allowed by the replacement check"  # type: ignore[union-attr]
     tls.close()
-    with pytest.raises(HostnameMismatch, match="only good.test"):
+    with pytest.raises(HostnameMismatch, match=r"only good\.test"):
         _connect(ctx, good_server, "localhost")
     assert replacement.calls == 2
 
