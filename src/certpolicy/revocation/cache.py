@@ -96,12 +96,19 @@ def default_cache_dir() -> Path:
 
     ``%LOCALAPPDATA%\\certpolicy\\revocation`` on Windows,
     ``$XDG_CACHE_HOME/certpolicy/revocation`` (default ``~/.cache``) elsewhere.
-    The folder is not created here.
+    An empty or relative ``XDG_CACHE_HOME`` / ``LOCALAPPDATA`` is ignored (the
+    XDG Base Directory specification calls relative paths invalid; honouring
+    one would put the cache under the current folder). The folder is not
+    created here.
     """
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        base = os.environ.get("LOCALAPPDATA", "")
+        if not os.path.isabs(base):
+            base = str(Path.home() / "AppData" / "Local")
         return Path(base) / "certpolicy" / "revocation"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = str(Path.home() / ".cache")
     return Path(base) / "certpolicy" / "revocation"
 
 
