@@ -28,7 +28,10 @@ Per question (``status``):
    POST otherwise), all within ``ocsp_limits.total_timeout`` seconds and
    ``ctx.deadline``; the response is verified
    (:func:`certpolicy.revocation.ocsp.verify_response`) and cached until its
-   nextUpdate (or thisUpdate + ``ocsp_max_age`` without one).
+   nextUpdate, but never longer than thisUpdate + ``ocsp_max_age`` (the
+   policy's cap, also the lifetime of a response without nextUpdate; see
+   :func:`certpolicy.revocation.ocsp.expires_at`). A cached response that
+   proves a permanent revocation keeps answering after that.
 
 ``status`` never raises for network or data problems: they are outcomes.
 """
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as _dt
 import hashlib
 import logging
 import os
@@ -86,11 +90,14 @@ class OcspCheck:
         fetcher: the HTTP function (signature of :func:`certpolicy.fetch.fetch`).
         responder_revocation: what to do with a delegated responder certificate
             that lacks id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): ``"check"``
-            (default) asks OCSP about the responder certificate itself, and only
-            an answer signed by the issuer or by another, nocheck-carrying
+            asks OCSP about the responder certificate itself, and only an
+            answer signed by the issuer or by another, nocheck-carrying
             responder that says good accepts it; ``"require-nocheck"`` rejects
             such a responder (the CA/Browser Forum baseline requires nocheck);
-            ``"ignore"`` accepts it (what OpenSSL does).
+            ``"ignore"`` accepts it (what OpenSSL does). ``None`` (default):
+            the policy's ``revocation.ocsp_responder_check`` (itself
+            ``"check"`` by default) decides per connection; a value given
+            here wins over every policy.
         negative_ttl: seconds a failed answer (unreachable, malformed, ...) for
             one certificate is reused before the responder is asked again
             (0 disables).
@@ -118,21 +125,21 @@ class OcspCheck:
         *,
         cache: RevocationCache | None = None,
         fetcher: core.Fetcher = fetch,
-        responder_revocation: ResponderRevocation = "check",
+        responder_revocation: ResponderRevocation | None = None,
         negative_ttl: float = 30.0,
         max_background: int = 4,
         memory_entries: int = 4096,
     ) -> None:
-        if responder_revocation not in ("check", "require-nocheck", "ignore"):
+        if responder_revocation not in (None, "check", "require-nocheck", "ignore"):
             raise ValueError(f"invalid responder_revocation {responder_revocation!r}")
         self._cache = cache
         self._caches: dict[str, RevocationCache] = {}
         self.fetcher = fetcher
-        self.responder_revocation: ResponderRevocation = responder_revocation
+        self.responder_revocation: ResponderRevocation | None = responder_revocation
         self.negative_ttl = float(negative_ttl)
         self.memory_entries = int(memory_entries)
         self._lock = threading.Lock()
-        # cache key -> (sha256 of the DER, verified response): avoids re-verifying
+        # cache key + responder mode -> (sha256 of the DER, verified response): avoids re-verifying
         # signatures (and delegated responder paths) on every cache hit.
         self._verified: collections.OrderedDict[str, tuple[str, core.VerifiedResponse]] = collections.OrderedDict()
         # cache key -> (time.monotonic() expiry, status)
@@ -215,18 +222,19 @@ class OcspCheck:
         cache = self.cache_for(settings)
 
         def usable(entry: CacheEntry) -> bool:
-            return self._fresh_status(entry, cert, issuer, ctx, key, depth) is not None
+            return self._fresh_status(entry, cert, issuer, ctx, key, depth, capped=True) is not None
 
         entry = cache.get(key)
         if entry is not None:
-            st = self._fresh_status(entry, cert, issuer, ctx, key, depth, cached=True)
+            st = self._fresh_status(entry, cert, issuer, ctx, key, depth, capped=True, cached=True)
             if st is not None:
                 with self._lock:
                     self.stats["cache_hits"] += 1
                 return st
 
-        # failures depend on where and how we asked: remember them per URL list and nonce use
-        neg_key = f"{key}|{settings.nonce}|{' '.join(urls)}"
+        # failures depend on where and how we asked: remember them per URL list, nonce use
+        # and responder check
+        neg_key = f"{key}|{settings.nonce}|{self._responder_mode(ctx, depth)}|{' '.join(urls)}"
         neg = self._negative_get(neg_key)
         if neg is not None:
             with self._lock:
@@ -291,10 +299,13 @@ class OcspCheck:
         depth: int,
         *,
         allow_stale: bool = False,
+        capped: bool = False,
         cached: bool = False,
     ) -> RevocationStatus | None:
         """The status a cached entry gives at ctx.at, or None when unusable
-        (cannot be verified, or stale and not a revocation)."""
+        (cannot be verified, or stale and not a revocation; with ``capped``,
+        also past its cache lifetime, see core.expires_at, unless it proves a
+        permanent revocation)."""
         settings = ctx.policy.revocation
         v = self._verified_for(entry, cert, issuer, ctx, key, depth)
         if v is None:
@@ -310,6 +321,10 @@ class OcspCheck:
         )
         if st.outcome is Outcome.STALE and not allow_stale:
             return None
+        if capped and not _permanent_revocation(v):
+            lifetime_end = core.expires_at(v, max_age=settings.ocsp_max_age)
+            if lifetime_end < ctx.at - _dt.timedelta(seconds=settings.clock_skew):
+                return None
         return st
 
     def _verified_for(
@@ -321,10 +336,11 @@ class OcspCheck:
         key: str,
         depth: int,
     ) -> core.VerifiedResponse | None:
+        memo_key = f"{key}|{self._responder_mode(ctx, depth)}"
         with self._lock:
-            memo = self._verified.get(key)
+            memo = self._verified.get(memo_key)
             if memo is not None and memo[0] == entry.sha256:
-                self._verified.move_to_end(key)
+                self._verified.move_to_end(memo_key)
                 return memo[1]
         try:
             v = core.verify_response(
@@ -341,7 +357,7 @@ class OcspCheck:
         except Exception:  # hostile data in a tampered cache file
             log.info("OCSP: cached response for serial %#x unusable; fetching again", cert.serial_number, exc_info=True)
             return None
-        self._remember_verified(key, entry.sha256, v)
+        self._remember_verified(memo_key, entry.sha256, v)
         return v
 
     def _remember_verified(self, key: str, sha256: str, v: core.VerifiedResponse) -> None:
@@ -351,14 +367,25 @@ class OcspCheck:
             while len(self._verified) > self.memory_entries:
                 self._verified.popitem(last=False)
 
+    def _responder_mode(self, ctx: CheckContext, depth: int) -> ResponderRevocation:
+        """How a delegated responder without nocheck is handled for this
+        question: the constructor's choice, else the policy's; the
+        responder of a responder (depth > 0) always needs nocheck."""
+        if depth > 0:
+            return "require-nocheck"
+        if self.responder_revocation is not None:
+            return self.responder_revocation
+        return ctx.policy.revocation.ocsp_responder_check
+
     def _responder_check(
         self, issuer: x509.Certificate, ctx: CheckContext, depth: int, key: str
     ) -> core.ResponderCheck | None:
-        if self.responder_revocation == "require-nocheck" or depth > 0:
+        mode = self._responder_mode(ctx, depth)
+        if mode == "require-nocheck":
             return None
-        if self.responder_revocation == "ignore":
+        if mode == "ignore":
             return lambda responder: RevocationStatus(
-                Outcome.GOOD, core.SOURCE, "responder revocation not checked (responder_revocation='ignore')"
+                Outcome.GOOD, core.SOURCE, "responder revocation not checked (ocsp_responder_check='ignore')"
             )
 
         def check(responder: x509.Certificate) -> RevocationStatus:
@@ -469,7 +496,7 @@ class OcspCheck:
             if st.outcome is Outcome.STALE:
                 failures.append(st)
                 continue
-            self._remember_verified(key, _sha256(der), v)
+            self._remember_verified(f"{key}|{self._responder_mode(ctx, depth)}", _sha256(der), v)
             return Loaded(
                 der,
                 expires=core.expires_at(v, max_age=settings.ocsp_max_age),
@@ -523,4 +550,9 @@ class OcspCheck:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _permanent_revocation(v: core.VerifiedResponse) -> bool:
+    """A revoked answer that can never be lifted (anything but certificateHold)."""
+    return v.cert_status is Outcome.REVOKED and v.revocation_reason != "certificateHold"
 

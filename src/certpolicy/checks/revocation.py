@@ -363,8 +363,10 @@ def _earliest_next_update(decisions: list[_Decision], ctx: CheckContext) -> _dt.
             return ctx.at
         # order "both": every consulted source's data must still be valid
         for st in d.consulted if ctx.policy.revocation.order == "both" else [d.status]:
-            if st.next_update is not None:
+            if st.source == "ocsp" and st.this_update is not None:
+                # an OCSP answer is cached until nextUpdate, capped at thisUpdate + ocsp_max_age
+                end = st.this_update + max_age
+                ends.append(end if st.next_update is None else min(end, st.next_update))
+            elif st.next_update is not None:
                 ends.append(st.next_update)
-            elif st.this_update is not None and st.source == "ocsp":
-                ends.append(st.this_update + max_age)
     return min(ends) if ends else None

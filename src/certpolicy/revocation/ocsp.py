@@ -39,8 +39,10 @@ The steps, with the outcome of the SPEC taxonomy each one can produce:
      about (hash algorithm taken from the response): otherwise ``malformed``
      (a response for another certificate);
    * when a nonce was sent and the response carries one, they are equal
-     (RFC 8954 §2.1): otherwise ``malformed`` - a wrong nonce is always an
-     error, a missing one is accepted (RFC 5019 responders ignore nonces).
+     (RFC 8954 §2.1): otherwise ``malformed`` - a response with a wrong
+     nonce is never used, whatever its certStatus (the caller then asks the
+     next URL or source, and the policy's outcome map decides); a missing
+     nonce is accepted (RFC 5019 responders ignore nonces).
 
 5. :func:`check_freshness` - thisUpdate not later than the
    validation time plus the clock skew; nextUpdate not earlier than the
@@ -778,9 +780,15 @@ def check_freshness(
 
 
 def expires_at(v: VerifiedResponse, *, max_age: float = 7 * 86400.0) -> _dt.datetime:
-    """When a cached response stops being usable: nextUpdate, or thisUpdate +
-    ``max_age`` seconds without one; never after a delegated signer's notAfter."""
-    end = v.next_update if v.next_update is not None else v.this_update + _dt.timedelta(seconds=max_age)
+    """When a cached response stops being usable (its cache lifetime): the
+    earlier of nextUpdate and thisUpdate + ``max_age`` seconds (the policy's
+    ``ocsp_max_age`` caps responses whose nextUpdate is further away, and is
+    the whole lifetime of one without nextUpdate); never after a delegated
+    signer's notAfter. Callers compare it with the validation time minus the
+    clock skew, like nextUpdate."""
+    end = v.this_update + _dt.timedelta(seconds=max_age)
+    if v.next_update is not None:
+        end = min(end, v.next_update)
     if v.signer_not_after is not None:
         end = min(end, v.signer_not_after)
     return end
