@@ -353,6 +353,36 @@ def dns_pattern_matches(pattern: str, hostname: str) -> bool:
     return p_labels[1:] == h_labels[1:]
 
 
+def _fast_dns_san_match(cert: x509.Certificate, hostname: str) -> str | None:
+    """The common success case without normalising every SAN entry: look for
+    the one or two entries that can match ``hostname`` (itself, or ``*.`` and
+    its parent), validate only those, and return the matching entry as written.
+    ``None`` sends the caller down the complete path (which also explains a
+    mismatch and handles every unusual entry)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        return None
+    dot = hostname.find(".")
+    wildcard = "*" + hostname[dot:] if dot > 0 else None
+    for gn in san:
+        if not isinstance(gn, x509.DNSName):
+            continue
+        raw = gn.value
+        value = raw.lower()
+        if value.endswith("."):
+            value = value[:-1]
+        if value != hostname and value != wildcard:
+            continue
+        try:
+            pattern = _normalize_presented_dns(raw)
+        except InvalidName:
+            continue
+        if dns_pattern_matches(pattern, hostname):
+            return raw
+    return None
+
+
 def _dns_constraint_matches(name: str, constraint: str) -> bool:
     """RFC 5280 §4.2.1.10 for dNSName: ``corp.example`` covers itself and every
     name below it; ``.corp.example`` only the names below it; ``""`` everything."""
@@ -665,6 +695,21 @@ class HostnameCheck:
                 host=as_text,
                 details={"reference": as_text},
             ) from None
+        if isinstance(reference, DNSReference) and self.invalid_san == "skip":
+            hit = _fast_dns_san_match(cert, reference.hostname)
+            if hit is not None:
+                return CheckResult(
+                    check=self.name,
+                    outcome="ok",
+                    detail=f"{reference.hostname!r} matches dNSName SAN {hit!r}",
+                    data={
+                        "reference": reference.hostname,
+                        "reference_type": "dns",
+                        "matched": f"DNS:{hit}",
+                        "via": "san",
+                        "cn_fallback": mode,
+                    },
+                )
         try:
             presented = presented_identifiers(cert)
         except MalformedInput as e:
