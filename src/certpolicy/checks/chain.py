@@ -70,6 +70,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as _dt
 import functools
 import ipaddress
@@ -185,6 +186,31 @@ def _extensions_problem(cert: x509.Certificate) -> str | None:
     return None
 
 
+#: Parsed certificates by their DER bytes (bounded LRU). A server presents the
+#: same certificates on every connection; reusing the parsed object also
+#: reuses its parsed extensions, which cryptography caches per object, so a
+#: chain whose verdict is not cached (another host name on a wildcard
+#: certificate, a verdict past its TTL) skips the parsing work.
+_PARSED_DER: collections.OrderedDict[bytes, x509.Certificate] = collections.OrderedDict()
+_PARSED_DER_MAX = 512
+_PARSED_DER_LOCK = threading.Lock()
+
+
+def _parsed_der_get(data: bytes) -> x509.Certificate | None:
+    with _PARSED_DER_LOCK:
+        cert = _PARSED_DER.get(data)
+        if cert is not None:
+            _PARSED_DER.move_to_end(data)
+        return cert
+
+
+def _parsed_der_put(data: bytes, cert: x509.Certificate) -> None:
+    with _PARSED_DER_LOCK:
+        _PARSED_DER[data] = cert
+        while len(_PARSED_DER) > _PARSED_DER_MAX:
+            _PARSED_DER.popitem(last=False)
+
+
 def parse_chain(
     items: Sequence[bytes | bytearray | memoryview | x509.Certificate],
     *,
@@ -267,12 +293,18 @@ def parse_chain(
                         f"{where}: {len(data)} bytes is larger than the limit of "
                         f"{max_cert_bytes} bytes"
                     )
-                try:
-                    certs = [x509.load_der_x509_certificate(data)]
-                except (ValueError, x509.InvalidVersion) as e:
-                    raise _malformed(
-                        f"{where}: undecodable DER certificate of {len(data)} bytes ({e})"
-                    ) from None
+                cached = _parsed_der_get(data)
+                if cached is not None:
+                    certs = [cached]
+                else:
+                    try:
+                        cert = x509.load_der_x509_certificate(data)
+                    except (ValueError, x509.InvalidVersion) as e:
+                        raise _malformed(
+                            f"{where}: undecodable DER certificate of {len(data)} bytes ({e})"
+                        ) from None
+                    _parsed_der_put(data, cert)
+                    certs = [cert]
         else:
             raise _malformed(
                 f"{where}: expected DER/PEM bytes or an x509.Certificate, got "
