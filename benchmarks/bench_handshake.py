@@ -115,7 +115,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--growth", type=int, default=10000)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per variant")
+    ap.add_argument("--rounds", type=int, default=30, help="interleaved rounds per variant (many short rounds spread machine drift evenly)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="certpolicy-bench-"))
     http = LoopbackHTTPServer().start()
