@@ -259,7 +259,7 @@ class RevocationCheck:
 
     def _entry(self, d: _Decision, ctx: CheckContext) -> dict[str, Any]:
         return {
-            "subject": _subject(d.cert),
+            "subject": _LazySubject(d.cert),
             "serial": _serial(d.cert),
             "position": d.position,
             "source": d.decided_by,
@@ -315,6 +315,27 @@ class RevocationCheck:
             verify_code=verify_code,
             details=details,
         )
+
+
+class _LazySubject:
+    """A certificate's subject, formatted only when shown (logs, ``--json``)."""
+
+    __slots__ = ("_cert",)
+
+    def __init__(self, cert: x509.Certificate) -> None:
+        self._cert = cert
+
+    def __str__(self) -> str:
+        return _subject(self._cert)
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == (str(other) if isinstance(other, (str, _LazySubject)) else other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
 
 
 def _log_warn(d: _Decision, ctx: CheckContext) -> None:

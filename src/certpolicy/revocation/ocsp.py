@@ -65,6 +65,7 @@ import concurrent.futures
 import datetime as _dt
 import hashlib
 import logging
+import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,6 +166,12 @@ class OcspError(Exception):
 # ---------------------------------------------------------------------------
 
 
+#: CertIDs by (certificate, issuer, hash algorithm): a server's certificates
+#: come back on every connection (certificates compare and hash by DER).
+_CERT_IDS: dict[tuple[x509.Certificate, x509.Certificate, str], CertId] = {}
+_CERT_ID_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class CertId:
     """An OCSP ``CertID`` (RFC 6960 §4.1.1).
@@ -200,12 +207,22 @@ class CertId:
                 algorithm or key).
         """
         algorithm = algorithm or hashes.SHA1()  # noqa: S303 - RFC 5019 §2.1.1 mandates SHA-1
+        memo_key = (cert, issuer, algorithm.name)
+        with _CERT_ID_LOCK:
+            known = _CERT_IDS.get(memo_key)
+        if known is not None:
+            return known
         try:
             # cryptography computes both issuer hashes for us (no hand-written ASN.1).
             req = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algorithm).build()
         except (ValueError, TypeError, UnsupportedAlgorithm) as e:
             raise OcspError(Outcome.MALFORMED, f"cannot compute the OCSP CertID: {e}") from None
-        return cls(algorithm.name, req.issuer_name_hash, req.issuer_key_hash, cert.serial_number)
+        cert_id = cls(algorithm.name, req.issuer_name_hash, req.issuer_key_hash, cert.serial_number)
+        with _CERT_ID_LOCK:
+            _CERT_IDS[memo_key] = cert_id
+            while len(_CERT_IDS) > 1024:
+                _CERT_IDS.pop(next(iter(_CERT_IDS)))
+        return cert_id
 
     def cache_key(self) -> str:
         """The revocation-cache key: ``"ocsp:"`` + hex SHA-256 over the CertID fields."""
