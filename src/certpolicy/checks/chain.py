@@ -368,6 +368,16 @@ def _ca_key_id_rules(anchors: TrustAnchors) -> tuple[Callable[..., None], Callab
     return ski_rule, aki_rule
 
 
+def _ca_key_usage_rule(_policy: Any, cert: x509.Certificate, ku: x509.KeyUsage | None) -> None:
+    """A CA's keyUsage, when present, must allow keyCertSign (RFC 5280
+    §6.1.4(n)). An absent keyUsage is accepted, as RFC 5280's validation
+    algorithm does ("if a key usage extension is present"): old private CAs
+    lack it; CA/B Forum issuance rules require it, but they bind issuers, not
+    validators."""
+    if ku is not None and not ku.key_cert_sign:
+        raise ValueError("CA certificate's keyUsage does not allow keyCertSign")
+
+
 def _extension_policies(
     anchors: TrustAnchors, mode: str, eku: x509.ObjectIdentifier | None
 ) -> tuple[ExtensionPolicy, ExtensionPolicy]:
@@ -392,6 +402,7 @@ def _extension_policies(
         ExtensionPolicy.webpki_defaults_ca()
         .may_be_present(x509.SubjectKeyIdentifier, Criticality.NON_CRITICAL, ski_rule)
         .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, aki_rule)
+        .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _ca_key_usage_rule)
     )
     ee = ExtensionPolicy.webpki_defaults_ee()
     if mode != "server":
