@@ -473,6 +473,9 @@ def _validity_problem(cert: x509.Certificate, at: _dt.datetime) -> tuple[str, st
     return None
 
 
+# Both rules below are pure functions of the certificate (compared and hashed
+# by its DER), memoised: a server's certificates come back on every connection.
+@functools.lru_cache(maxsize=1024)
 def _key_problem(cert: x509.Certificate, *, leaf: bool) -> str | None:
     if not leaf:
         try:
@@ -520,6 +523,7 @@ def _lenient_ipv4(text: str) -> list[ipaddress.IPv4Address]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def _leaf_name_problem(cert: x509.Certificate, *, san_checked: bool = False) -> str | None:
     """subjectAltName criticality (unless cryptography's server profile already
     checked it: ``san_checked``) and subject CN consistency of the leaf."""
@@ -824,6 +828,8 @@ class ChainCheck:
         self._own: TrustAnchors | None = (
             TrustAnchors.from_certificates(self.anchors) if self.anchors and trust is None else None
         )
+        self._server_verifiers: dict[tuple[int, _dt.datetime, str | None], tuple[Any, Any]] = {}
+        self._verifiers_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -980,13 +986,13 @@ class ChainCheck:
         paths with the same CA rules.
         """
         naive_at = at.replace(tzinfo=None)
-        builder = PolicyBuilder().store(anchors.store).time(naive_at).max_chain_depth(depth)  # type: ignore[arg-type]
 
         def chain_only(
             leaf: x509.Certificate, others: list[x509.Certificate]
         ) -> tuple[list[x509.Certificate], bool]:
             mode = _client_mode(leaf, self.eku)
             ca_policy, ee_policy = _extension_policies(anchors, mode, self.eku)
+            builder = PolicyBuilder().store(anchors.store).time(naive_at).max_chain_depth(depth)  # type: ignore[arg-type]
             client = builder.extension_policies(
                 ca_policy=ca_policy, ee_policy=ee_policy
             ).build_client_verifier()
@@ -1008,10 +1014,21 @@ class ChainCheck:
             with _policy_lock:
                 if len(anchors.extras) < 64:  # depths are few; stay bounded anyway
                     anchors.extras.setdefault(key, prepared)
-        try:
-            server = prepared.time(naive_at).build_server_verifier(subject)  # type: ignore[attr-defined]
-        except ValueError:
-            return chain_only
+        # A verifier is fixed to one validation time (whole seconds here) and one
+        # name: the handshakes of one second to one host share it.
+        vkey = (depth, naive_at, host)
+        hit = self._server_verifiers.get(vkey)
+        if hit is not None and hit[0] is prepared:  # the same trust store's builder
+            server = hit[1]
+        else:
+            try:
+                server = prepared.time(naive_at).build_server_verifier(subject)  # type: ignore[attr-defined]
+            except ValueError:
+                return chain_only
+            with self._verifiers_lock:
+                if len(self._server_verifiers) >= 256:
+                    self._server_verifiers.clear()
+                self._server_verifiers[vkey] = (prepared, server)
 
         def fast_then_chain_only(
             leaf: x509.Certificate, others: list[x509.Certificate]
