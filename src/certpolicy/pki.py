@@ -612,17 +612,29 @@ class CA:
         aia = _aia(ocsp_url, ca_issuers_url)
         if aia is not None:
             exts.append((aia, False))
-        cert = _build(
-            subject=_name(name, organization),
-            public_key=pub,
+        cert = self._sign(_name(name, organization), pub, start, end, exts, extensions)
+        return CA(cert, key, parent=self)
+
+    def _sign(
+        self,
+        subject: x509.Name,
+        public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey,
+        start: _dt.datetime,
+        end: _dt.datetime,
+        exts: Sequence[tuple[x509.ExtensionType, bool]],
+        overrides: Sequence[x509.Extension[x509.ExtensionType] | tuple[x509.ExtensionType, bool]],
+    ) -> x509.Certificate:
+        """Sign a certificate for ``subject`` with this CA's key and name."""
+        return _build(
+            subject=subject,
+            public_key=public_key,
             issuer_name=self.cert.subject,
             signing_key=self.key,
             not_before=start,
             not_after=end,
             extensions=exts,
-            overrides=extensions,
+            overrides=overrides,
         )
-        return CA(cert, key, parent=self)
 
     # -- leaves ------------------------------------------------------------
 
@@ -699,16 +711,7 @@ class CA:
             include_san=include_san,
         )
         exts.append((_aki_for(self.cert), False))
-        cert = _build(
-            subject=subject,
-            public_key=pub,
-            issuer_name=self.cert.subject,
-            signing_key=self.key,
-            not_before=start,
-            not_after=end,
-            extensions=exts,
-            overrides=extensions,
-        )
+        cert = self._sign(subject, pub, start, end, exts, extensions)
         return IssuedCert(cert, key, issuer=self)
 
     def issue_server(
