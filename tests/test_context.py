@@ -584,3 +584,17 @@ def test_hostname_without_chain_runs_when_the_policy_says_so(pki: TestPKI, good_
     tls.close()
     with pytest.raises(HostnameMismatch):
         _connect(ctx, good_server, "evil.test")
+
+
+def test_peer_chain_comes_from_the_public_api_on_313_and_the_private_one_before(pki: TestPKI, good_server: Any, good_leaf: IssuedCert) -> None:
+    import sys
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from certpolicy import context as context_module
+
+    assert context_module._PUBLIC_CHAIN_API is (sys.version_info >= (3, 13))
+    tls = _connect(_ctx(pki), good_server, "good.test")
+    chain = tls._cp_chain()  # type: ignore[attr-defined]
+    assert chain[0] == good_leaf.cert.public_bytes(Encoding.DER) and len(chain) == 2
+    tls.close()

@@ -39,6 +39,7 @@ import contextvars
 import logging
 import socket
 import ssl
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -65,6 +66,8 @@ _COLLECTOR: contextvars.ContextVar[list[Verdict] | None] = contextvars.ContextVa
 _real_verify_mode: Any = ssl._SSLContext.__dict__["verify_mode"]  # type: ignore[attr-defined]
 _real_check_hostname: Any = ssl._SSLContext.__dict__["check_hostname"]  # type: ignore[attr-defined]
 _ENCODING_DER = getattr(ssl, "_ssl").ENCODING_DER  # noqa: B009
+#: The peer chain is public API from Python 3.13 (``get_unverified_chain``).
+_PUBLIC_CHAIN_API = sys.version_info >= (3, 13)
 
 
 def _normalize_server_hostname(name: str | bytes | None) -> str | None:
@@ -97,9 +100,13 @@ class _VerifyingMixin:
         return ctx._cp_parent if getattr(ctx, "_cp_parent", None) is not None else ctx  # type: ignore[no-any-return]
 
     def _cp_chain(self) -> list[bytes]:
-        sslobj = self._sslobj
+        """The chain the server presented, leaf first, as DER."""
+        if _PUBLIC_CHAIN_API:  # Python 3.13+: public, returns DER bytes (or None)
+            base: Any = ssl.SSLObject if isinstance(self, ssl.SSLObject) else ssl.SSLSocket
+            return list(base.get_unverified_chain(self) or [])
+        sslobj = self._sslobj  # Python 3.10-3.12: the private _ssl object
         get = getattr(sslobj, "get_unverified_chain", None)
-        if get is None:  # pragma: no cover - Python without the private API
+        if get is None:  # pragma: no cover - a Python without either API
             der = sslobj.getpeercert(True)
             return [der] if der else []
         chain = get()
