@@ -224,6 +224,13 @@ def reason_flag(name: str) -> x509.ReasonFlags:
     raise ValueError(f"unknown CRL reason {name!r}; known: {', '.join(f.value for f in x509.ReasonFlags)}")
 
 
+def _leaf_subject(names: Sequence[str | x509.GeneralName], cn: str | None, organization: str | None) -> x509.Name:
+    """A leaf's subject: ``cn`` (default: the first name, when it is text)."""
+    if cn is None and names and isinstance(names[0], str):
+        cn = names[0]
+    return _name(cn, organization)
+
+
 def _serial_of(item: x509.Certificate | IssuedCert | CA | int) -> int:
     if isinstance(item, int):
         return item
@@ -692,9 +699,7 @@ class CA:
         """
         key = key if key is not None else generate_key(key_type)
         start, end = _validity(not_before, not_after, days, self.cert.not_valid_after_utc)
-        if cn is None and names and isinstance(names[0], str):
-            cn = names[0]
-        subject = _name(cn, organization)
+        subject = _leaf_subject(names, cn, organization)
         pub = key.public_key()
         exts = _leaf_extensions(
             pub,
@@ -1177,9 +1182,7 @@ class IssuedCert:
         """
         key = key if key is not None else generate_key(key_type)
         start, end = _validity(not_before, not_after, days, None)
-        if cn is None and names and isinstance(names[0], str):
-            cn = names[0]
-        subject = _name(cn, organization)
+        subject = _leaf_subject(names, cn, organization)
         pub = key.public_key()
         exts = _leaf_extensions(
             pub,
