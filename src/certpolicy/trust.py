@@ -126,6 +126,15 @@ class TrustAnchors:
         """``True`` when ``cert`` (byte for byte) is one of the anchors."""
         return cert in self._members
 
+    @property
+    def members(self) -> frozenset[x509.Certificate]:
+        """The anchors as a set (for membership tests in objects that must
+        not hold a reference to this one, such as the Python callbacks of a
+        cryptography extension policy kept in :attr:`extras`: cryptography's
+        objects are invisible to the garbage collector, so such a cycle would
+        never be freed)."""
+        return self._members
+
     def may_issue(self, cert: x509.Certificate) -> bool:
         """``True`` when some anchor's subject equals ``cert``'s issuer name."""
         subjects = self._subjects

@@ -92,6 +92,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from .._memo import CERTIFICATE_FACTS
 from ..aia import AiaFetcher, AiaResult
 from ..errors import ChainError, MalformedInput, PolicyConfigError
 from ..names import InvalidName, normalize_dns_name
@@ -342,10 +343,15 @@ def _eku_rule(required: x509.ObjectIdentifier, who: str) -> Callable[..., None]:
 
 def _ca_key_id_rules(anchors: TrustAnchors) -> tuple[Callable[..., None], Callable[..., None]]:
     """subjectKeyIdentifier / authorityKeyIdentifier rules for CA certificates
-    (RFC 5280 §4.2.1.1, §4.2.1.2). Trust anchors are exempt: real roots lack them."""
+    (RFC 5280 §4.2.1.1, §4.2.1.2). Trust anchors are exempt: real roots lack them.
+
+    The rules hold the anchors' member set, not ``anchors``: they are kept in
+    ``anchors.extras`` inside cryptography objects, which the garbage
+    collector cannot traverse, so a reference back would leak the store."""
+    members = anchors.members
 
     def ski_rule(_policy: Any, cert: x509.Certificate, ski: Any) -> None:
-        if ski is None and not anchors.contains(cert):
+        if ski is None and cert not in members:
             raise ValueError(
                 "CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 "
                 "requires in every CA certificate below the trust anchor"
@@ -353,7 +359,7 @@ def _ca_key_id_rules(anchors: TrustAnchors) -> tuple[Callable[..., None], Callab
 
     def aki_rule(_policy: Any, cert: x509.Certificate, aki: Any) -> None:
         if aki is None:
-            if cert.subject != cert.issuer and not anchors.contains(cert):
+            if cert.subject != cert.issuer and cert not in members:
                 raise ValueError(
                     "CA certificate has no authorityKeyIdentifier, which RFC 5280 §4.2.1.1 "
                     "requires in every certificate that is not self-signed"
@@ -473,10 +479,10 @@ def _validity_problem(cert: x509.Certificate, at: _dt.datetime) -> tuple[str, st
     return None
 
 
-# Both rules below are pure functions of the certificate (compared and hashed
-# by its DER), memoised: a server's certificates come back on every connection.
-@functools.lru_cache(maxsize=1024)
-def _key_problem(cert: x509.Certificate, *, leaf: bool) -> str | None:
+# The rules below are pure functions of the certificate, memoised by the
+# object's identity (certpolicy._memo): a server's certificates come back on
+# every connection as the same objects.
+def _key_problem(cert: x509.Certificate, leaf: bool) -> str | None:
     if not leaf:
         try:
             if cert.public_key_algorithm_oid not in _RSA_OIDS:
@@ -523,8 +529,7 @@ def _lenient_ipv4(text: str) -> list[ipaddress.IPv4Address]:
     return out
 
 
-@functools.lru_cache(maxsize=1024)
-def _leaf_name_problem(cert: x509.Certificate, *, san_checked: bool = False) -> str | None:
+def _leaf_name_problem(cert: x509.Certificate, san_checked: bool) -> str | None:
     """subjectAltName criticality (unless cryptography's server profile already
     checked it: ``san_checked``) and subject CN consistency of the leaf."""
     try:
@@ -585,6 +590,91 @@ def _leaf_name_problem(cert: x509.Certificate, *, san_checked: bool = False) -> 
             except InvalidName:
                 continue
     return None
+
+
+def _key_ids_conform(cert: x509.Certificate) -> bool:
+    """Whether a CA certificate below the trust anchor satisfies certpolicy's
+    key-identifier rules (``_ca_key_id_rules``): a subjectKeyIdentifier, and an
+    authorityKeyIdentifier with a keyIdentifier unless it is self-issued.
+    ``False`` also when the extensions cannot be read here (the caller then
+    asks the verifier that runs the rules itself)."""
+    try:
+        exts = cert.extensions
+        exts.get_extension_for_oid(ExtensionOID.SUBJECT_KEY_IDENTIFIER)
+    except Exception:  # absent, or unreadable here (ValueError, TypeError ...)
+        return False
+    try:
+        aki = exts.get_extension_for_oid(ExtensionOID.AUTHORITY_KEY_IDENTIFIER).value
+    except x509.ExtensionNotFound:
+        return cert.subject == cert.issuer
+    return aki.key_identifier is not None  # type: ignore[attr-defined]
+
+
+def _webpki_ca_conforms(cert: x509.Certificate) -> bool:
+    """Whether cryptography's Web PKI CA rules that are stricter than
+    certpolicy's hold for ``cert``: a CA certificate must carry keyUsage, and
+    its authorityKeyIdentifier must not name an issuer or serial number.
+    A certificate that is not a CA is never a CA candidate: ``True``.
+    ``False`` when the extensions cannot be read here."""
+    try:
+        exts = cert.extensions
+        try:
+            if not exts.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca:  # type: ignore[attr-defined]
+                return True
+        except x509.ExtensionNotFound:
+            return True
+        exts.get_extension_for_oid(ExtensionOID.KEY_USAGE)
+        aki = exts.get_extension_for_oid(ExtensionOID.AUTHORITY_KEY_IDENTIFIER).value
+    except x509.ExtensionNotFound as e:
+        return e.oid == ExtensionOID.AUTHORITY_KEY_IDENTIFIER
+    except Exception:  # unreadable here (cryptography raises ValueError, TypeError ...)
+        return False
+    return aki.authority_cert_issuer is None and aki.authority_cert_serial_number is None  # type: ignore[attr-defined]
+
+
+def _lax_anchor_subjects(anchors: TrustAnchors) -> frozenset[bytes] | None:
+    """Subjects (DER) of the trust anchors that fail cryptography's stricter
+    Web PKI CA rules (see :func:`_webpki_ca_conforms`), worked out once per
+    trust store; ``None`` when such an anchor's subject cannot be encoded
+    (then every path failure is checked again under certpolicy's rules)."""
+    key = "certpolicy.chain.lax-anchor-subjects"
+    found = anchors.extras.get(key, False)
+    if found is not False:
+        return found  # type: ignore[return-value]
+    lax: frozenset[bytes] | None
+    try:
+        lax = frozenset(
+            a.subject.public_bytes() for a in anchors.certificates if not _webpki_ca_conforms(a)
+        )
+    except Exception:  # pragma: no cover - an unencodable anchor name
+        lax = None
+    with _policy_lock:
+        anchors.extras.setdefault(key, lax)
+    return lax
+
+
+def _ca_rules_may_differ(
+    leaf: x509.Certificate, others: Sequence[x509.Certificate], anchors: TrustAnchors
+) -> bool:
+    """Whether certpolicy's CA rules could accept a path that cryptography's
+    Web PKI CA rules refused: only when a presented CA certificate, or a trust
+    anchor that issued a presented certificate, lacks keyUsage or names an
+    issuer/serial in its authorityKeyIdentifier (or cannot be read here)."""
+    if not all(CERTIFICATE_FACTS(c, _webpki_ca_conforms) for c in others):
+        return True
+    lax = _lax_anchor_subjects(anchors)
+    if lax is None:
+        return True
+    if not lax:
+        return False
+    try:
+        return any(c.issuer.public_bytes() in lax for c in (leaf, *others))
+    except Exception:  # an unencodable issuer name: let the ruled verifier decide
+        return True
+
+
+#: The mark of a trust store used before (in its ``extras``).
+_STORE_SEEN = "certpolicy.chain.store-seen"
 
 
 def _anchor_problem(anchor: x509.Certificate) -> str | None:
@@ -779,6 +869,120 @@ def _valid_depth(depth: int | None, field_name: str = "max_chain_depth") -> int 
     return depth
 
 
+def _is_path_failure(error: VerificationError) -> bool:
+    """Whether cryptography failed while building the path (as opposed to
+    rejecting the leaf before it started)."""
+    return _clean(str(error)).startswith(("candidates exhausted", "fatal error"))
+
+
+class _ServerVerifiers:
+    """Path validation with cryptography's ServerVerifier for one trust store,
+    maximum depth, validation time and host; the verifiers are built on
+    first use.
+
+    * ``webpki``: cryptography's own Web PKI profile, all in Rust (no Python
+      callback runs during verification). Its CA rules are certpolicy's,
+      except stricter on keyUsage (must be present) and on the
+      authorityKeyIdentifier (no issuer or serial number), and without the
+      key-identifier presence rules. So a path it accepts is certpolicy's
+      verdict once those presence rules hold on the path (checked afterwards,
+      memoised per certificate); and a path failure stands when no presented
+      CA certificate, nor a trust anchor that issued one, is one that only
+      the stricter rules refuse.
+    * ``ruled``: the same with certpolicy's CA extension policy (Python
+      callbacks); it decides in the other cases, and for chains whose CA
+      certificates or trust store are seen for the first time (a one-off
+      validation does not parse CA extensions in Python).
+
+    A failure on the leaf itself (another name, no SAN, anyExtendedKeyUsage
+    alone) goes to the chain-only verifier; a failure while building the path
+    under certpolicy's CA rules stands, because the chain-only verifier
+    builds paths with the same rules.
+    """
+
+    __slots__ = ("_built", "_chain_only", "_lock", "_prepared", "_subject", "_time", "_warm", "anchors", "depth")
+
+    def __init__(
+        self,
+        anchors: TrustAnchors,
+        depth: int,
+        at: _dt.datetime,
+        subject: x509.DNSName | x509.IPAddress,
+        chain_only: Callable[..., tuple[list[x509.Certificate], bool]],
+    ) -> None:
+        self.anchors = anchors
+        self.depth = depth
+        self._time = at
+        self._subject = subject
+        self._chain_only = chain_only
+        self._built: list[Any] = [None, None]
+        self._lock = threading.Lock()
+        key = ("certpolicy.chain.server-builders", depth)
+        prepared = anchors.extras.get(key)
+        if prepared is None:
+            ca_server, ee_server = _extension_policies(anchors, "server", ExtendedKeyUsageOID.SERVER_AUTH)
+            base = PolicyBuilder().store(anchors.store).max_chain_depth(depth)  # type: ignore[arg-type]
+            prepared = (base, base.extension_policies(ca_policy=ca_server, ee_policy=ee_server))
+            with _policy_lock:
+                if len(anchors.extras) < 64:  # depths are few; stay bounded anyway
+                    anchors.extras.setdefault(key, prepared)
+        self._prepared: tuple[Any, Any] = prepared  # type: ignore[assignment]
+        # a trust store used for the first time is not warm
+        self._warm = _STORE_SEEN in anchors.extras
+        anchors.extras[_STORE_SEEN] = True
+
+    def _get(self, which: int) -> Any:
+        verifier = self._built[which]
+        if verifier is None:
+            with self._lock:
+                verifier = self._built[which]
+                if verifier is None:
+                    builder = self._prepared[which].time(self._time)
+                    verifier = self._built[which] = builder.build_server_verifier(self._subject)
+        return verifier
+
+    def _fall_back(self, leaf: x509.Certificate, others: list[x509.Certificate]) -> tuple[list[x509.Certificate], bool]:
+        return self._chain_only(self.anchors, self.depth, self._time, leaf, others)
+
+    def verify(self, leaf: x509.Certificate, others: list[x509.Certificate]) -> tuple[list[x509.Certificate], bool]:
+        """``(path, True)``, or the chain-only verifier's answer; raises
+        VerificationError."""
+        anchors = self.anchors
+        if not all([CERTIFICATE_FACTS.seen_before(c) for c in others]) or not self._warm:
+            self._warm = True
+            return self._ruled(leaf, others)
+        try:
+            webpki = self._get(0)
+        except ValueError:  # no ServerVerifier for this name
+            return self._fall_back(leaf, others)
+        try:
+            path: list[x509.Certificate] = webpki.verify(leaf, others)
+        except VerificationError as e:
+            if not _is_path_failure(e):
+                # the leaf itself fails the server profile, whose end-entity
+                # rules the ruled verifier shares: the chain-only one decides
+                return self._fall_back(leaf, others)
+            if not _ca_rules_may_differ(leaf, others, anchors):
+                raise  # certpolicy's CA rules refuse the same paths
+        else:
+            if all(CERTIFICATE_FACTS(c, _key_ids_conform) or anchors.contains(c) for c in path[1:-1]):
+                return path, True
+        # the rules that differ matter here: build the path under certpolicy's own
+        return self._ruled(leaf, others)
+
+    def _ruled(self, leaf: x509.Certificate, others: list[x509.Certificate]) -> tuple[list[x509.Certificate], bool]:
+        try:
+            ruled = self._get(1)
+        except ValueError:  # no ServerVerifier for this name
+            return self._fall_back(leaf, others)
+        try:
+            return ruled.verify(leaf, others), True
+        except VerificationError as e:
+            if _is_path_failure(e):
+                raise
+        return self._fall_back(leaf, others)
+
+
 class ChainCheck:
     """Certification path validation (RFC 5280 §6.1) against a policy's trust anchors.
 
@@ -828,7 +1032,7 @@ class ChainCheck:
         self._own: TrustAnchors | None = (
             TrustAnchors.from_certificates(self.anchors) if self.anchors and trust is None else None
         )
-        self._server_verifiers: dict[tuple[int, _dt.datetime, str | None], tuple[Any, Any]] = {}
+        self._server_verifiers: dict[tuple[int, _dt.datetime, str], _ServerVerifiers] = {}
         self._verifiers_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -977,70 +1181,44 @@ class ChainCheck:
         """The path validation function for this call.
 
         With serverAuth and a host name, cryptography's ServerVerifier is tried
-        first: it checks the leaf (name included) before building a path, all
-        in Rust. Its success implies the chain-only verdict (its rules are a
-        subset of certpolicy's). When it fails on the leaf (name mismatch, no
-        SAN, anyExtendedKeyUsage alone ...), the chain-only ClientVerifier
-        decides; a failure while building the path ("candidates exhausted",
-        "fatal error") stands as it is, because the chain-only verifier builds
-        paths with the same CA rules.
+        first (see :class:`_ServerVerifiers`): it checks the leaf (name
+        included) before building a path, all in Rust. When it fails on the
+        leaf (name mismatch, no SAN, anyExtendedKeyUsage alone ...), the
+        chain-only ClientVerifier decides.
         """
         naive_at = at.replace(tzinfo=None)
+        if host and self.eku == ExtendedKeyUsageOID.SERVER_AUTH:
+            # A verifier is fixed to one validation time (whole seconds here) and
+            # one name: the handshakes of one second to one host share it.
+            vkey = (depth, naive_at, host)
+            hit = self._server_verifiers.get(vkey)
+            if hit is not None and hit.anchors is anchors:
+                return hit.verify
+            subject = _server_subject(host)
+            if subject is not None:
+                servers = _ServerVerifiers(anchors, depth, naive_at, subject, self._chain_only)
+                with self._verifiers_lock:
+                    if len(self._server_verifiers) >= 256:
+                        self._server_verifiers.clear()
+                    self._server_verifiers[vkey] = servers
+                return servers.verify
+        return functools.partial(self._chain_only, anchors, depth, naive_at)
 
-        def chain_only(
-            leaf: x509.Certificate, others: list[x509.Certificate]
-        ) -> tuple[list[x509.Certificate], bool]:
-            mode = _client_mode(leaf, self.eku)
-            ca_policy, ee_policy = _extension_policies(anchors, mode, self.eku)
-            builder = PolicyBuilder().store(anchors.store).time(naive_at).max_chain_depth(depth)  # type: ignore[arg-type]
-            client = builder.extension_policies(
-                ca_policy=ca_policy, ee_policy=ee_policy
-            ).build_client_verifier()
-            return client.verify(leaf, others).chain, False
-
-        subject = _server_subject(host) if self.eku == ExtendedKeyUsageOID.SERVER_AUTH else None
-        if subject is None:
-            return chain_only
-        key = ("certpolicy.chain.server-builder", depth)
-        prepared = anchors.extras.get(key)
-        if prepared is None:
-            ca_server, ee_server = _extension_policies(anchors, "server", self.eku)
-            prepared = (
-                PolicyBuilder()
-                .store(anchors.store)  # type: ignore[arg-type]
-                .max_chain_depth(depth)
-                .extension_policies(ca_policy=ca_server, ee_policy=ee_server)
-            )
-            with _policy_lock:
-                if len(anchors.extras) < 64:  # depths are few; stay bounded anyway
-                    anchors.extras.setdefault(key, prepared)
-        # A verifier is fixed to one validation time (whole seconds here) and one
-        # name: the handshakes of one second to one host share it.
-        vkey = (depth, naive_at, host)
-        hit = self._server_verifiers.get(vkey)
-        if hit is not None and hit[0] is prepared:  # the same trust store's builder
-            server = hit[1]
-        else:
-            try:
-                server = prepared.time(naive_at).build_server_verifier(subject)  # type: ignore[attr-defined]
-            except ValueError:
-                return chain_only
-            with self._verifiers_lock:
-                if len(self._server_verifiers) >= 256:
-                    self._server_verifiers.clear()
-                self._server_verifiers[vkey] = (prepared, server)
-
-        def fast_then_chain_only(
-            leaf: x509.Certificate, others: list[x509.Certificate]
-        ) -> tuple[list[x509.Certificate], bool]:
-            try:
-                return server.verify(leaf, others), True
-            except VerificationError as e:
-                if _clean(str(e)).startswith(("candidates exhausted", "fatal error")):
-                    raise
-            return chain_only(leaf, others)
-
-        return fast_then_chain_only
+    def _chain_only(
+        self,
+        anchors: TrustAnchors,
+        depth: int,
+        naive_at: _dt.datetime,
+        leaf: x509.Certificate,
+        others: list[x509.Certificate],
+    ) -> tuple[list[x509.Certificate], bool]:
+        """Path validation by a chain-only ClientVerifier (no name, certpolicy's
+        EKU rule, subjectAltName optional)."""
+        mode = _client_mode(leaf, self.eku)
+        ca_policy, ee_policy = _extension_policies(anchors, mode, self.eku)
+        builder = PolicyBuilder().store(anchors.store).time(naive_at).max_chain_depth(depth)  # type: ignore[arg-type]
+        client = builder.extension_policies(ca_policy=ca_policy, ee_policy=ee_policy).build_client_verifier()
+        return client.verify(leaf, others).chain, False
 
     def _validate(
         self,
@@ -1215,12 +1393,12 @@ class ChainCheck:
                         cert,
                         problem[0],
                     )
-            key_problem = _key_problem(cert, leaf=i == 0)
+            key_problem = CERTIFICATE_FACTS(cert, _key_problem, i == 0)
             if key_problem is not None:
                 raise _chain_error(f"{_role(i, n)} certificate {_subject(cert)!r}: {key_problem}", cert)
         leaf = path[0]
         try:
-            leaf_problem = _leaf_name_problem(leaf, san_checked=san_checked)
+            leaf_problem = CERTIFICATE_FACTS(leaf, _leaf_name_problem, san_checked)
         except (ValueError, x509.DuplicateExtension) as e:
             raise _chain_error(f"leaf certificate: unreadable extension ({e})", leaf) from None
         if leaf_problem is not None:

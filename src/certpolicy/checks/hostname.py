@@ -54,14 +54,16 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from .._memo import CERTIFICATE_FACTS
 from ..errors import HostnameMismatch, MalformedInput, PolicyConfigError
 from ..names import InvalidName, IPAddress, normalize_dns_name, normalize_ip, parse_ip
 from .base import CheckContext, CheckResult
@@ -161,7 +163,12 @@ def parse_reference(host: str | bytes) -> ReferenceIdentity:
             name whose last label is all digits (``"1.2.3"``: not an IP address and
             not a host name, RFC 1123 §2.1).
     """
-    text = _as_text(host)
+    return _parse_reference_text(_as_text(host))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_reference_text(text: str) -> ReferenceIdentity:
+    """:func:`parse_reference` on text, memoised (the results are immutable)."""
     addr = parse_ip(text)
     if addr is not None:
         return IPReference(address=addr, as_asked=text)
@@ -353,27 +360,51 @@ def dns_pattern_matches(pattern: str, hostname: str) -> bool:
     return p_labels[1:] == h_labels[1:]
 
 
-def _fast_dns_san_match(cert: x509.Certificate, hostname: str) -> str | None:
-    """The common success case without normalising every SAN entry: look for
-    the one or two entries that can match ``hostname`` (itself, or ``*.`` and
-    its parent), validate only those, and return the matching entry as written.
-    ``None`` sends the caller down the complete path (which also explains a
-    mismatch and handles every unusual entry)."""
+def _dns_san_index(cert: x509.Certificate) -> dict[str, tuple[str, ...]] | None:
+    """``{entry lower-cased without a trailing dot: (entry as written, ...)}``
+    for the certificate's dNSName SAN entries, in certificate order; ``None``
+    when the subjectAltName is absent or unreadable. Entries are validated
+    only when they are looked up."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return None
+    index: dict[str, tuple[str, ...]] = {}
+    for raw in san.get_values_for_type(x509.DNSName):
+        key = raw.lower()
+        if key.endswith("."):
+            key = key[:-1]
+        index[key] = (*index.get(key, ()), raw)
+    return index
+
+
+def _fast_dns_san_match(cert: x509.Certificate, hostname: str) -> str | None:
+    """The common success case without going through every SAN entry: look
+    up the entries that can match ``hostname`` (itself, or ``*.`` and its
+    parent) in the certificate's dNSName index, validate only those, and
+    return the matching entry as written. ``None`` sends the caller down the
+    complete path (which also explains a mismatch and handles every unusual
+    entry)."""
     dot = hostname.find(".")
     wildcard = "*" + hostname[dot:] if dot > 0 else None
-    for gn in san:
-        if not isinstance(gn, x509.DNSName):
-            continue
-        raw = gn.value
-        value = raw.lower()
-        if value.endswith("."):
-            value = value[:-1]
-        if value != hostname and value != wildcard:
-            continue
+    if CERTIFICATE_FACTS.seen_before(cert):
+        index = CERTIFICATE_FACTS(cert, _dns_san_index)
+        if not index:
+            return None
+        candidates: Iterable[str] = (*index.get(hostname, ()), *index.get(wildcard or "", ()))
+    else:
+        # first sight of this certificate: one pass, no index (a one-off check
+        # would not use it); the next sight builds it
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+            return None
+        candidates = (
+            raw
+            for raw in san.get_values_for_type(x509.DNSName)
+            if (key := raw.lower().removesuffix(".")) == hostname or key == wildcard
+        )
+    for raw in candidates:
         try:
             pattern = _normalize_presented_dns(raw)
         except InvalidName:
