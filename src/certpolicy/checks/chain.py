@@ -14,10 +14,12 @@ extension policy makes the subjectAltName optional and requires the policy's
 extended key usage (serverAuth by default) instead of clientAuth. A
 ``ServerVerifier`` cannot do that: it insists on a SAN that matches a name, so
 it would reject what the legacy CN fallback accepts and report name problems as
-chain problems. When the host is known, the all-Rust ``ServerVerifier`` is
-tried first for speed: its success implies the chain-only verdict, and only a
-failure on the leaf itself (another name, no SAN, anyExtendedKeyUsage alone)
-falls back to the chain-only verifier.
+chain problems. When the host is known, a ``ServerVerifier`` is tried first
+for speed (cryptography's own all-Rust Web PKI profile for chains seen before,
+one with certpolicy's CA rules otherwise: see ``_ServerVerifiers``): its
+success implies the chain-only verdict, and only a failure on the leaf itself
+(another name, no SAN, anyExtendedKeyUsage alone) falls back to the
+chain-only verifier.
 
 On top of cryptography, certpolicy adds (each measured against x509-limbo, see
 ``docs/conformance.md``):
@@ -632,45 +634,26 @@ def _webpki_ca_conforms(cert: x509.Certificate) -> bool:
     return aki.authority_cert_issuer is None and aki.authority_cert_serial_number is None  # type: ignore[attr-defined]
 
 
-def _lax_anchor_subjects(anchors: TrustAnchors) -> frozenset[bytes] | None:
-    """Subjects (DER) of the trust anchors that fail cryptography's stricter
-    Web PKI CA rules (see :func:`_webpki_ca_conforms`), worked out once per
-    trust store; ``None`` when such an anchor's subject cannot be encoded
-    (then every path failure is checked again under certpolicy's rules)."""
-    key = "certpolicy.chain.lax-anchor-subjects"
-    found = anchors.extras.get(key, False)
-    if found is not False:
-        return found  # type: ignore[return-value]
-    lax: frozenset[bytes] | None
-    try:
-        lax = frozenset(
-            a.subject.public_bytes() for a in anchors.certificates if not _webpki_ca_conforms(a)
-        )
-    except Exception:  # pragma: no cover - an unencodable anchor name
-        lax = None
+def _has_lax_anchor(anchors: TrustAnchors) -> bool:
+    """Whether a trust anchor of the store fails cryptography's stricter Web
+    PKI CA rules (see :func:`_webpki_ca_conforms`); worked out once per store.
+    (Some current roots do: an authorityKeyIdentifier with issuer and serial.)"""
+    key = "certpolicy.chain.has-lax-anchor"
+    found = anchors.extras.get(key)
+    if isinstance(found, bool):
+        return found
+    lax = not all(_webpki_ca_conforms(a) for a in anchors.certificates)
     with _policy_lock:
         anchors.extras.setdefault(key, lax)
     return lax
 
 
-def _ca_rules_may_differ(
-    leaf: x509.Certificate, others: Sequence[x509.Certificate], anchors: TrustAnchors
-) -> bool:
+def _ca_rules_may_differ(others: Sequence[x509.Certificate], anchors: TrustAnchors) -> bool:
     """Whether certpolicy's CA rules could accept a path that cryptography's
-    Web PKI CA rules refused: only when a presented CA certificate, or a trust
-    anchor that issued a presented certificate, lacks keyUsage or names an
-    issuer/serial in its authorityKeyIdentifier (or cannot be read here)."""
-    if not all(CERTIFICATE_FACTS(c, _webpki_ca_conforms) for c in others):
-        return True
-    lax = _lax_anchor_subjects(anchors)
-    if lax is None:
-        return True
-    if not lax:
-        return False
-    try:
-        return any(c.issuer.public_bytes() in lax for c in (leaf, *others))
-    except Exception:  # an unencodable issuer name: let the ruled verifier decide
-        return True
+    Web PKI CA rules refused: only when a presented CA certificate or a trust
+    anchor of the store lacks keyUsage or names an issuer/serial in its
+    authorityKeyIdentifier (or cannot be read here)."""
+    return not all(CERTIFICATE_FACTS(c, _webpki_ca_conforms) for c in others) or _has_lax_anchor(anchors)
 
 
 #: The mark of a trust store used before (in its ``extras``).
@@ -887,7 +870,7 @@ class _ServerVerifiers:
       key-identifier presence rules. So a path it accepts is certpolicy's
       verdict once those presence rules hold on the path (checked afterwards,
       memoised per certificate); and a path failure stands when no presented
-      CA certificate, nor a trust anchor that issued one, is one that only
+      CA certificate, nor any trust anchor of the store, is one that only
       the stricter rules refuse.
     * ``ruled``: the same with certpolicy's CA extension policy (Python
       callbacks); it decides in the other cases, and for chains whose CA
@@ -962,7 +945,7 @@ class _ServerVerifiers:
                 # the leaf itself fails the server profile, whose end-entity
                 # rules the ruled verifier shares: the chain-only one decides
                 return self._fall_back(leaf, others)
-            if not _ca_rules_may_differ(leaf, others, anchors):
+            if not _ca_rules_may_differ(others, anchors):
                 raise  # certpolicy's CA rules refuse the same paths
         else:
             if all(CERTIFICATE_FACTS(c, _key_ids_conform) or anchors.contains(c) for c in path[1:-1]):
@@ -1006,9 +989,10 @@ class ChainCheck:
 
     The trust store behind each trust spec is built once and cached (bounded,
     thread-safe, re-read when its files change), and so are the extension
-    policies per trust store. The verifier itself is rebuilt per call, because
-    cryptography fixes the validation time in it (about 2 µs). One instance is
-    safe to share between threads; no lock is held during verification.
+    policies per trust store. The verifiers are rebuilt per host and second,
+    because cryptography fixes the validation time in them (about 2 µs). One
+    instance is safe to share between threads; no lock is held during
+    verification.
     """
 
     name = "chain"
