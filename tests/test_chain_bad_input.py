@@ -20,9 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certpolicy import CertPolicyError, ChainError, MalformedInput
+from certpolicy.checks.base import CheckContext
 from certpolicy.checks.chain import MAX_CERT_BYTES, MAX_CHAIN_CERTS, ChainCheck, parse_chain
+from certpolicy.checks.hostname import HostnameCheck
 from certpolicy.pki import CA, IssuedCert
-from certpolicy.policy import TrustSpec
+from certpolicy.policy import Policy, PolicyKind, TrustSpec
 
 NO_TRUST = TrustSpec(system=False)
 
@@ -143,6 +145,26 @@ def test_one_megabyte_certificate_is_refused(pki: tuple[CA, CA, IssuedCert]) -> 
     assert "larger than the limit" in err.reason
     pem = big.public_bytes(Encoding.PEM)
     rejects(lambda: ChainCheck(anchors=[root.cert]).check([pem], at=AT), MalformedInput)
+
+
+def test_one_megabyte_certificate_object_is_refused_by_every_check(pki: tuple[CA, CA, IssuedCert]) -> None:
+    """A parsed certificate counts with its DER size, like bytes: through
+    ChainCheck.check, ChainCheck.run and HostnameCheck.check."""
+    root, inter, _ = pki
+    big = huge_certificate(inter, 1024 * 1024)
+    check = ChainCheck(anchors=[root.cert])
+    err = rejects(lambda: check.check([big, inter.cert], "huge.example", at=AT), MalformedInput)
+    assert "larger than the limit" in err.reason
+    ctx = CheckContext(host="huge.example", chain=[big, inter.cert], policy=Policy(name="p", kind=PolicyKind.OVERRIDE), at=AT)
+    rejects(lambda: check.run(ctx), MalformedInput)
+    err = rejects(lambda: HostnameCheck().check(big, "huge.example"), MalformedInput)
+    assert "larger than the limit" in err.reason
+
+
+def test_hostname_check_refuses_what_is_not_a_certificate_object() -> None:
+    for item in (b"\x30\x82garbage", "-----BEGIN CERTIFICATE-----", None):
+        err = rejects(lambda item=item: HostnameCheck().check(item, "a.example"), MalformedInput)  # type: ignore[arg-type]
+        assert "x509.Certificate" in err.reason
 
 
 def test_certificate_just_under_the_size_limit_is_accepted(pki: tuple[CA, CA, IssuedCert]) -> None:

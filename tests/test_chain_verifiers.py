@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certpolicy import ChainCheck
@@ -37,23 +37,28 @@ def _name(cn: str) -> x509.Name:
 def _cert(
     subject: str,
     issuer: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer_key: ec.EllipticCurvePrivateKey,
+    key: Any,
+    issuer_key: Any,
     *,
     ca: bool,
     key_usage: bool = True,
     ski: bool = True,
     aki: str | None = "keyid",
+    aki_key: Any = None,
     san: str | None = None,
+    serial: int | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    extra: tuple[tuple[x509.ExtensionType, bool], ...] = (),
 ) -> x509.Certificate:
     b = (
         x509.CertificateBuilder()
         .subject_name(_name(subject))
         .issuer_name(_name(issuer))
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=30))
+        .serial_number(serial or x509.random_serial_number())
+        .not_valid_before(not_before or NOW - dt.timedelta(days=1))
+        .not_valid_after(not_after or NOW + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if key_usage:
@@ -64,12 +69,11 @@ def _cert(
         b = b.add_extension(ku, critical=True)
     if ski:
         b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    aki_source = (aki_key or issuer_key).public_key()
     if aki == "keyid":
-        b = b.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
-        )
+        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(aki_source), critical=False)
     elif aki == "all-fields":
-        keyid = x509.SubjectKeyIdentifier.from_public_key(issuer_key.public_key()).digest
+        keyid = x509.SubjectKeyIdentifier.from_public_key(aki_source).digest
         b = b.add_extension(
             x509.AuthorityKeyIdentifier(keyid, [x509.DirectoryName(_name(issuer))], 1), critical=False
         )
@@ -77,7 +81,13 @@ def _cert(
         b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
     if not ca:
         b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    for ext, critical in extra:
+        b = b.add_extension(ext, critical=critical)
     return b.sign(issuer_key, hashes.SHA256())
+
+
+def _ec() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
 
 
 def _chain(
@@ -151,6 +161,86 @@ def test_trust_anchors_are_freed_after_use() -> None:
     assert count() - before <= 1
 
 
+def _three(check: ChainCheck, chain: list[x509.Certificate], host: str = "a.example") -> list[str]:
+    out = []
+    for _ in range(3):
+        try:
+            path = check.check(chain, host)
+        except CertPolicyError as e:
+            out.append(f"FAILURE {type(e).__name__} {e.outcome}")
+        else:
+            out.append("SUCCESS " + " <- ".join(f"{c.subject.rfc4514_string()}#{c.serial_number}" for c in path))
+    return out
+
+
+def test_directory_name_constraints_do_not_skip_the_key_identifier_rules() -> None:
+    """A CA without subjectKeyIdentifier whose nameConstraints hold a
+    directoryName subtree: cryptography refuses the constraint as
+    unsupported, pyhanko-certvalidator validates it, and certpolicy's
+    key-identifier rules must still apply (RFC 5280 §4.2.1.2), on the first
+    connection and on the later ones (found by hostile review)."""
+    rk, ck, lk = _ec(), _ec(), _ec()
+    root = _cert("Root", "Root", rk, rk, ca=True)
+    nc = x509.NameConstraints(permitted_subtrees=[x509.DirectoryName(_name("leaf"))], excluded_subtrees=None)
+    c = _cert("C", "Root", ck, rk, ca=True, ski=False, extra=((nc, True),))
+    leaf = _cert("leaf", "C", lk, ck, ca=False, san="a.example")
+    assert _three(ChainCheck(anchors=[root]), [leaf, c]) == ["FAILURE ChainError invalid"] * 3
+    # the same CA with its subjectKeyIdentifier is accepted through pyhanko
+    c_ok = _cert("C", "Root", ck, rk, ca=True, extra=((nc, True),))
+    leaf_ok = _cert("leaf", "C", lk, ck, ca=False, san="a.example")
+    assert all(v.startswith("SUCCESS") for v in _three(ChainCheck(anchors=[root]), [leaf_ok, c_ok]))
+
+
+def test_cross_certified_intermediate_without_key_usage_gives_one_verdict() -> None:
+    """Two paths for one intermediate key: through a copy without keyUsage
+    (certpolicy accepts, cryptography's Web PKI profile refuses) to a root
+    certpolicy refuses (RSA modulus not a multiple of 8), and through a
+    conforming copy to a good root. The path builders must not be allowed to
+    pick different paths on the first and later connections."""
+    ra, rb, ik, lk = rsa.generate_private_key(65537, 2052), _ec(), _ec(), _ec()
+    r_a = _cert("Root A", "Root A", ra, ra, ca=True, serial=1)
+    r_b = _cert("Root B", "Root B", rb, rb, ca=True, serial=2)
+    i_a = _cert("Int", "Root A", ik, ra, ca=True, key_usage=False, serial=11)
+    i_b = _cert("Int", "Root B", ik, rb, ca=True, serial=12)
+    leaf = _cert("leaf", "Int", lk, ik, ca=False, san="a.example", serial=99)
+    verdicts = _three(ChainCheck(anchors=[r_a, r_b]), [leaf, i_a, i_b])
+    assert len(set(verdicts)) == 1, verdicts
+
+
+@pytest.mark.parametrize("order", ["lax-first", "refused-first"])
+def test_same_name_anchors_without_key_usage_give_one_verdict(order: str) -> None:
+    """Two anchors with one name and key: one without keyUsage (certpolicy
+    accepts it), one whose authorityKeyIdentifier contradicts its own key
+    (certpolicy refuses it as an anchor)."""
+    rk, ik, lk, other = _ec(), _ec(), _ec(), _ec()
+    lax = _cert("Root", "Root", rk, rk, ca=True, key_usage=False, serial=1001)
+    refused = _cert("Root", "Root", rk, rk, ca=True, aki_key=other, serial=2002)
+    inter = _cert("Int", "Root", ik, rk, ca=True)
+    leaf = _cert("leaf", "Int", lk, ik, ca=False, san="a.example")
+    anchors = [lax, refused] if order == "lax-first" else [refused, lax]
+    verdicts = _three(ChainCheck(anchors=anchors), [leaf, inter])
+    assert len(set(verdicts)) == 1, verdicts
+
+
+def test_failure_outcome_is_the_same_on_later_connections() -> None:
+    """leaf <- I (no subjectKeyIdentifier) <- J (expired) <- Root: the error
+    (class, outcome) comes from certpolicy's rules every time."""
+    rk, jk, ik, lk = _ec(), _ec(), _ec(), _ec()
+    root = _cert("Root", "Root", rk, rk, ca=True)
+    j = _cert(
+        "J", "Root", jk, rk, ca=True, not_before=NOW - dt.timedelta(days=60), not_after=NOW - dt.timedelta(days=2)
+    )
+    i = _cert("I", "J", ik, jk, ca=True, ski=False)
+    leaf = _cert("leaf", "I", lk, ik, ca=False, san="a.example")
+    check = ChainCheck(anchors=[root])
+    errors = []
+    for _ in range(3):
+        with pytest.raises(CertPolicyError) as info:
+            check.check([leaf, i, j], "a.example")
+        errors.append((type(info.value).__name__, info.value.outcome, info.value.reason))
+    assert len(set(errors)) == 1, errors
+
+
 def _limbo_server_cases() -> list[dict[str, Any]]:
     if not LIMBO.exists():
         return []
@@ -197,3 +287,31 @@ def test_every_limbo_case_gets_the_same_verdict_cold_and_warm() -> None:
         if not cold == warm == again:
             disagreements.append((tc["id"], cold, warm, again))
     assert not disagreements, disagreements[:10]
+
+
+def test_hostname_check_reports_the_first_matching_entry_every_time() -> None:
+    """HostnameCheck indexes a certificate's dNSName entries from its second
+    sight on; the entry it reports must stay the first match in certificate
+    order (here the wildcard), as on the first sight."""
+    from certpolicy import HostnameCheck
+
+    k = _ec()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("www.example.com"))
+        .issuer_name(_name("www.example.com"))
+        .public_key(k.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("*.example.com"), x509.DNSName("www.example.com")]),
+            critical=False,
+        )
+        .sign(k, hashes.SHA256())
+    )
+    check = HostnameCheck()
+    matched = [check.check(cert, "www.example.com").data["matched"] for _ in range(3)]
+    assert matched == ["DNS:*.example.com"] * 3
+    assert [check.check(cert, "WWW.Example.com.").data["matched"] for _ in range(2)] == ["DNS:*.example.com"] * 2
+    assert [check.check(cert, "api.example.com").data["matched"] for _ in range(2)] == ["DNS:*.example.com"] * 2

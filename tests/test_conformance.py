@@ -106,3 +106,9 @@ def test_runner_exits_non_zero_on_an_unlisted_failure(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_only_prefix_matching_nothing_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_limbo.main(["--only", "no-such-prefix::"]) == 2
+    assert "no case id starts with 'no-such-prefix::'" in capsys.readouterr().err
+    assert "TOTAL" in run_limbo.summary_table([])

@@ -44,22 +44,32 @@ class IdentityMemo(Generic[T]):
         self._maxsize = maxsize
         self._data: dict[int, tuple[T, dict[Hashable, Any]]] = {}
 
-    def __call__(self, obj: T, compute: Callable[..., V], *args: Hashable) -> V:
-        """``compute(obj, *args)``, computed once per object (exceptions
-        propagate and nothing is stored)."""
+    def _facts(self, obj: T) -> dict[Hashable, Any]:
+        """The fact dict of ``obj``, created (and the table bounded) on first use."""
         entry = self._data.get(id(obj))
         if entry is None or entry[0] is not obj:
             if len(self._data) >= self._maxsize:
                 self._data.clear()
             entry = (obj, {})
             self._data[id(obj)] = entry
-        facts = entry[1]
+        return entry[1]
+
+    def __call__(self, obj: T, compute: Callable[..., V], *args: Hashable) -> V:
+        """``compute(obj, *args)``, computed once per object (exceptions
+        propagate and nothing is stored)."""
+        facts = self._facts(obj)
         key: Hashable = (compute, *args) if args else compute
         try:
             value: V = facts[key]
         except KeyError:
             value = facts[key] = compute(obj, *args)
         return value
+
+    def remember(self, obj: T, compute: Callable[..., V], value: V) -> None:
+        """Store ``value`` as the fact ``compute(obj)``, known without computing
+        it (for example a certificate's DER size, from the bytes it was parsed
+        from)."""
+        self._facts(obj)[compute] = value
 
     def known(self, obj: T, compute: Callable[..., Any], *args: Hashable) -> bool:
         """Whether the fact is stored (nothing is computed)."""

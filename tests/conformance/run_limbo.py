@@ -351,7 +351,8 @@ def summary_table(results: Sequence[CaseResult]) -> str:
         rows["TOTAL"][r.status] += 1
     header = ("prefix", "cases", "pass", "bad chain accepted", "good chain rejected", "skipped")
     lines = [header]
-    for name in [*sorted(k for k in rows if k != "TOTAL"), "TOTAL"]:
+    prefixes = sorted(k for k in rows if k != "TOTAL")
+    for name in [*prefixes, "TOTAL"]:
         c = rows[name]
         total = sum(c.values())
         lines.append(
@@ -363,7 +364,7 @@ def summary_table(results: Sequence[CaseResult]) -> str:
         out.append(
             "  ".join(cell.ljust(widths[j]) if j == 0 else cell.rjust(widths[j]) for j, cell in enumerate(row))
         )
-        if i == 0 or row[0] == sorted(k for k in rows if k != "TOTAL")[-1]:
+        if i == 0 or (prefixes and row[0] == prefixes[-1]):
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
 
@@ -431,6 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.only:
         cases = [c for c in cases if any(c["id"].startswith(p) for p in args.only)]
+        if not cases:
+            print(f"run_limbo.py: no case id starts with {' or '.join(map(repr, args.only))}", file=sys.stderr)
+            return 2
     known = load_known_failures(args.known_failures) if args.harness == "certpolicy" else {}
     harness = HARNESSES[args.harness]()
     report = evaluate(cases, harness, known)

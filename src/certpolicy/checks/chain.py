@@ -77,6 +77,7 @@ import datetime as _dt
 import functools
 import ipaddress
 import itertools
+import operator
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -109,6 +110,7 @@ __all__ = [
     "MAX_CHAIN_CERTS",
     "PYHANKO_TIMEOUT",
     "ChainCheck",
+    "der_length",
     "parse_chain",
 ]
 
@@ -214,6 +216,15 @@ def _parsed_der_put(data: bytes, cert: x509.Certificate) -> None:
             _PARSED_DER.popitem(last=False)
 
 
+def der_length(cert: x509.Certificate) -> int:
+    """The certificate's DER size in bytes, memoised per certificate object."""
+    return CERTIFICATE_FACTS(cert, _der_length)
+
+
+def _der_length(cert: x509.Certificate) -> int:
+    return len(cert.public_bytes(Encoding.DER))
+
+
 def parse_chain(
     items: Sequence[bytes | bytearray | memoryview | x509.Certificate],
     *,
@@ -228,9 +239,9 @@ def parse_chain(
             hold several certificates), or parsed certificates, leaf first, as a
             TLS server sends them (RFC 8446 §4.4.2).
         max_certs: most certificates accepted (default :data:`MAX_CHAIN_CERTS`).
-        max_cert_bytes: largest DER size of one certificate given as bytes, in
-            bytes (default :data:`MAX_CERT_BYTES`).
-        max_chain_bytes: largest total size of the byte items, in bytes
+        max_cert_bytes: largest DER size of one certificate, in bytes
+            (default :data:`MAX_CERT_BYTES`).
+        max_chain_bytes: largest total DER size of the chain, in bytes
             (default :data:`MAX_CHAIN_BYTES`).
 
     Returns:
@@ -245,8 +256,7 @@ def parse_chain(
             whose extensions cannot be read (duplicate extension, bad encoding).
             The message names the position in the chain.
 
-    Certificate objects are taken as they are (their size was bounded where
-    they were parsed); only their number counts.
+    Certificate objects count with their DER size, like bytes.
     """
     if items is None or isinstance(items, (bytes, bytearray, memoryview, str)):
         raise _malformed(
@@ -270,10 +280,22 @@ def parse_chain(
         raise _malformed(f"chain of {total} bytes is larger than the limit of {max_chain_bytes} bytes")
     out: list[x509.Certificate] = []
     for i, item in enumerate(items):
-        where = "leaf certificate" if i == 0 else f"certificate #{i} of the chain"
         if isinstance(item, x509.Certificate):
-            certs = [item]
-        elif isinstance(item, (bytes, bytearray, memoryview)):
+            size = CERTIFICATE_FACTS(item, _der_length)
+            total += size
+            if size > max_cert_bytes or total > max_chain_bytes:
+                where = "leaf certificate" if i == 0 else f"certificate #{i} of the chain"
+                if size > max_cert_bytes:
+                    raise _malformed(
+                        f"{where}: {size} bytes of DER is larger than the limit of {max_cert_bytes} bytes", item
+                    )
+                raise _malformed(f"chain of more than {max_chain_bytes} bytes is larger than the limit")
+            out.append(item)
+            if len(out) > max_certs:  # after PEM items that held several certificates
+                raise _malformed(f"chain of more than {max_certs} certificates is longer than the limit")
+            continue
+        where = "leaf certificate" if i == 0 else f"certificate #{i} of the chain"
+        if isinstance(item, (bytes, bytearray, memoryview)):
             data = bytes(item)
             if not data.strip():
                 raise _malformed(f"{where}: empty")
@@ -307,6 +329,7 @@ def parse_chain(
                             f"{where}: undecodable DER certificate of {len(data)} bytes ({e})"
                         ) from None
                     _parsed_der_put(data, cert)
+                    CERTIFICATE_FACTS.remember(cert, _der_length, len(data))
                     certs = [cert]
         else:
             raise _malformed(
@@ -594,6 +617,23 @@ def _leaf_name_problem(cert: x509.Certificate, san_checked: bool) -> str | None:
     return None
 
 
+def _leaf_key_problem(cert: x509.Certificate) -> str | None:
+    return _key_problem(cert, True)
+
+
+def _ca_key_problem(cert: x509.Certificate) -> str | None:
+    return _key_problem(cert, False)
+
+
+def _leaf_cn_problem(cert: x509.Certificate) -> str | None:
+    """The leaf rules when cryptography's server profile checked the SAN."""
+    return _leaf_name_problem(cert, True)
+
+
+def _leaf_name_problem_unchecked(cert: x509.Certificate) -> str | None:
+    return _leaf_name_problem(cert, False)
+
+
 def _key_ids_conform(cert: x509.Certificate) -> bool:
     """Whether a CA certificate below the trust anchor satisfies certpolicy's
     key-identifier rules (``_ca_key_id_rules``): a subjectKeyIdentifier, and an
@@ -634,26 +674,58 @@ def _webpki_ca_conforms(cert: x509.Certificate) -> bool:
     return aki.authority_cert_issuer is None and aki.authority_cert_serial_number is None  # type: ignore[attr-defined]
 
 
-def _has_lax_anchor(anchors: TrustAnchors) -> bool:
-    """Whether a trust anchor of the store fails cryptography's stricter Web
-    PKI CA rules (see :func:`_webpki_ca_conforms`); worked out once per store.
-    (Some current roots do: an authorityKeyIdentifier with issuer and serial.)"""
-    key = "certpolicy.chain.has-lax-anchor"
-    found = anchors.extras.get(key)
-    if isinstance(found, bool):
-        return found
-    lax = not all(_webpki_ca_conforms(a) for a in anchors.certificates)
+def _lax_anchor_subjects(anchors: TrustAnchors) -> frozenset[bytes] | None:
+    """Subjects (DER) of the trust anchors that fail cryptography's stricter
+    Web PKI CA rules (see :func:`_webpki_ca_conforms`; some current roots do:
+    an authorityKeyIdentifier with issuer and serial), worked out once per
+    store; ``None`` when such a subject cannot be encoded."""
+    key = "certpolicy.chain.lax-anchor-subjects"
+    found = anchors.extras.get(key, False)
+    if found is not False:
+        return found  # type: ignore[return-value]
+    lax: frozenset[bytes] | None
+    try:
+        lax = frozenset(
+            a.subject.public_bytes() for a in anchors.certificates if not _webpki_ca_conforms(a)
+        )
+    except Exception:  # pragma: no cover - an unencodable anchor name
+        lax = None
     with _policy_lock:
         anchors.extras.setdefault(key, lax)
     return lax
 
 
-def _ca_rules_may_differ(others: Sequence[x509.Certificate], anchors: TrustAnchors) -> bool:
-    """Whether certpolicy's CA rules could accept a path that cryptography's
-    Web PKI CA rules refused: only when a presented CA certificate or a trust
-    anchor of the store lacks keyUsage or names an issuer/serial in its
-    authorityKeyIdentifier (or cannot be read here)."""
-    return not all(CERTIFICATE_FACTS(c, _webpki_ca_conforms) for c in others) or _has_lax_anchor(anchors)
+def _issuer_der(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.issuer.public_bytes()
+    except Exception:  # an unencodable issuer name
+        return None
+
+
+def _webpki_profile_decides(
+    leaf: x509.Certificate, others: Sequence[x509.Certificate], anchors: TrustAnchors
+) -> bool:
+    """Whether cryptography's Web PKI CA rules and certpolicy's can only
+    differ by certpolicy's key-identifier presence rules for this chain: no
+    presented CA certificate, and no trust anchor that can issue a presented
+    certificate (same subject name as its issuer), lacks keyUsage or names an
+    issuer/serial in its authorityKeyIdentifier (or cannot be read here).
+    Then both path builders meet the candidates in the same order and accept
+    the same candidates, except that certpolicy's skips those that break the
+    presence rules: the Web PKI path, when those rules hold on it, is the path
+    certpolicy's builder returns too."""
+    if not all(CERTIFICATE_FACTS(c, _webpki_ca_conforms) for c in others):
+        return False
+    lax = _lax_anchor_subjects(anchors)
+    if lax is None:
+        return False
+    if not lax:
+        return True
+    for c in (leaf, *others):
+        issuer = CERTIFICATE_FACTS(c, _issuer_der)
+        if issuer is None or issuer in lax:
+            return False
+    return True
 
 
 #: The mark of a trust store used before (in its ``extras``).
@@ -867,15 +939,14 @@ class _ServerVerifiers:
       callback runs during verification). Its CA rules are certpolicy's,
       except stricter on keyUsage (must be present) and on the
       authorityKeyIdentifier (no issuer or serial number), and without the
-      key-identifier presence rules. So a path it accepts is certpolicy's
-      verdict once those presence rules hold on the path (checked afterwards,
-      memoised per certificate); and a path failure stands when no presented
-      CA certificate, nor any trust anchor of the store, is one that only
-      the stricter rules refuse.
+      key-identifier presence rules. It is used only for a chain whose CA
+      certificates and trust store were seen before and where the stricter
+      rules cannot matter (:func:`_webpki_profile_decides`); its path is
+      returned when the presence rules hold on it (memoised per
+      certificate). Any path failure goes to ``ruled``, so that certpolicy's
+      rules decide and explain it.
     * ``ruled``: the same with certpolicy's CA extension policy (Python
-      callbacks); it decides in the other cases, and for chains whose CA
-      certificates or trust store are seen for the first time (a one-off
-      validation does not parse CA extensions in Python).
+      callbacks); it decides in every other case.
 
     A failure on the leaf itself (another name, no SAN, anyExtendedKeyUsage
     alone) goes to the chain-only verifier; a failure while building the path
@@ -883,7 +954,19 @@ class _ServerVerifiers:
     builds paths with the same rules.
     """
 
-    __slots__ = ("_built", "_chain_only", "_lock", "_prepared", "_subject", "_time", "_warm", "anchors", "depth")
+    __slots__ = (
+        "_accepted",
+        "_built",
+        "_chain_only",
+        "_decided",
+        "_lock",
+        "_prepared",
+        "_subject",
+        "_time",
+        "_warm",
+        "anchors",
+        "depth",
+    )
 
     def __init__(
         self,
@@ -900,6 +983,11 @@ class _ServerVerifiers:
         self._chain_only = chain_only
         self._built: list[Any] = [None, None]
         self._lock = threading.Lock()
+        # identity caches of the last decision: the intermediates presented
+        # (the Web PKI profile decides) and those of the path it returned
+        # (the key-identifier rules hold)
+        self._decided: tuple[x509.Certificate, ...] = (object(),)  # type: ignore[assignment]
+        self._accepted: tuple[x509.Certificate, ...] = (object(),)  # type: ignore[assignment]
         key = ("certpolicy.chain.server-builders", depth)
         prepared = anchors.extras.get(key)
         if prepared is None:
@@ -929,28 +1017,38 @@ class _ServerVerifiers:
 
     def verify(self, leaf: x509.Certificate, others: list[x509.Certificate]) -> tuple[list[x509.Certificate], bool]:
         """``(path, True)``, or the chain-only verifier's answer; raises
-        VerificationError."""
+        VerificationError (always the ruled verifier's: certpolicy's rules
+        decide and explain every path failure)."""
         anchors = self.anchors
-        if not all([CERTIFICATE_FACTS.seen_before(c) for c in others]) or not self._warm:
+        decided = self._decided  # the intermediates of the last chain the Web PKI profile took
+        if len(decided) != len(others) or not all(map(operator.is_, decided, others)):
+            first_sight = not all([CERTIFICATE_FACTS.seen_before(c) for c in others]) or not self._warm
             self._warm = True
-            return self._ruled(leaf, others)
+            if first_sight or not _webpki_profile_decides(leaf, others, anchors):
+                return self._ruled(leaf, others)
+            if not _lax_anchor_subjects(anchors):  # then the decision does not depend on the leaf
+                self._decided = tuple(others)
         try:
             webpki = self._get(0)
         except ValueError:  # no ServerVerifier for this name
-            return self._fall_back(leaf, others)
+            return self._ruled(leaf, others)
         try:
             path: list[x509.Certificate] = webpki.verify(leaf, others)
         except VerificationError as e:
             if not _is_path_failure(e):
-                # the leaf itself fails the server profile, whose end-entity
-                # rules the ruled verifier shares: the chain-only one decides
+                # The leaf itself fails the server profile before any CA rule
+                # is consulted; the ruled verifier's end-entity rules are the
+                # same, so it would fail the same way: the chain-only verifier
+                # decides, as after the ruled verifier.
                 return self._fall_back(leaf, others)
-            if not _ca_rules_may_differ(others, anchors):
-                raise  # certpolicy's CA rules refuse the same paths
-        else:
-            if all(CERTIFICATE_FACTS(c, _key_ids_conform) or anchors.contains(c) for c in path[1:-1]):
-                return path, True
-        # the rules that differ matter here: build the path under certpolicy's own
+            return self._ruled(leaf, others)
+        middle = path[1:-1]
+        accepted = self._accepted
+        if len(accepted) == len(middle) and all(map(operator.is_, accepted, middle)):
+            return path, True
+        if all(CERTIFICATE_FACTS(c, _key_ids_conform) or anchors.contains(c) for c in middle):
+            self._accepted = tuple(middle)
+            return path, True
         return self._ruled(leaf, others)
 
     def _ruled(self, leaf: x509.Certificate, others: list[x509.Certificate]) -> tuple[list[x509.Certificate], bool]:
@@ -1330,6 +1428,20 @@ class ChainCheck:
         for problem in (_eku_problem(leaf, self.eku), _leaf_profile_problem(leaf)):
             if problem is not None:
                 raise _chain_error(f"leaf certificate {_subject(leaf)!r}: {problem}", leaf)
+        # certpolicy's CA rules that cryptography's path builder would have
+        # applied through the extension policy (pyhanko knows none of them)
+        for ca in path[1:-1]:
+            if anchors.contains(ca):
+                continue
+            problem = _eku_problem(ca, self.eku)
+            if problem is None and not CERTIFICATE_FACTS(ca, _key_ids_conform):
+                problem = (
+                    "a CA certificate below the trust anchor needs a subjectKeyIdentifier and, "
+                    "unless self-issued, an authorityKeyIdentifier with a keyIdentifier "
+                    "(RFC 5280 §4.2.1.1, §4.2.1.2)"
+                )
+            if problem is not None:
+                raise _chain_error(f"intermediate certificate {_subject(ca)!r}: {problem}", ca)
         return path
 
     def _direct_trust(
@@ -1377,12 +1489,14 @@ class ChainCheck:
                         cert,
                         problem[0],
                     )
-            key_problem = CERTIFICATE_FACTS(cert, _key_problem, i == 0)
+            key_problem = CERTIFICATE_FACTS(cert, _leaf_key_problem if i == 0 else _ca_key_problem)
             if key_problem is not None:
                 raise _chain_error(f"{_role(i, n)} certificate {_subject(cert)!r}: {key_problem}", cert)
         leaf = path[0]
         try:
-            leaf_problem = CERTIFICATE_FACTS(leaf, _leaf_name_problem, san_checked)
+            leaf_problem = CERTIFICATE_FACTS(
+                leaf, _leaf_cn_problem if san_checked else _leaf_name_problem_unchecked
+            )
         except (ValueError, x509.DuplicateExtension) as e:
             raise _chain_error(f"leaf certificate: unreadable extension ({e})", leaf) from None
         if leaf_problem is not None:

@@ -67,6 +67,7 @@ from .._memo import CERTIFICATE_FACTS
 from ..errors import HostnameMismatch, MalformedInput, PolicyConfigError
 from ..names import InvalidName, IPAddress, normalize_dns_name, normalize_ip, parse_ip
 from .base import CheckContext, CheckResult
+from .chain import MAX_CERT_BYTES, der_length
 
 __all__ = [
     "CnFallback",
@@ -360,41 +361,40 @@ def dns_pattern_matches(pattern: str, hostname: str) -> bool:
     return p_labels[1:] == h_labels[1:]
 
 
-def _dns_san_index(cert: x509.Certificate) -> dict[str, tuple[str, ...]] | None:
-    """``{entry lower-cased without a trailing dot: (entry as written, ...)}``
-    for the certificate's dNSName SAN entries, in certificate order; ``None``
-    when the subjectAltName is absent or unreadable. Entries are validated
-    only when they are looked up."""
+def _dns_san_index(cert: x509.Certificate) -> dict[str, tuple[tuple[int, str], ...]] | None:
+    """``{entry lower-cased without a trailing dot: ((position, entry as
+    written), ...)}`` for the certificate's dNSName SAN entries; ``None`` when
+    the subjectAltName is absent or unreadable. Entries are validated only
+    when they are looked up."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return None
-    index: dict[str, tuple[str, ...]] = {}
-    for raw in san.get_values_for_type(x509.DNSName):
-        key = raw.lower()
-        if key.endswith("."):
-            key = key[:-1]
-        index[key] = (*index.get(key, ()), raw)
+    index: dict[str, tuple[tuple[int, str], ...]] = {}
+    for position, raw in enumerate(san.get_values_for_type(x509.DNSName)):
+        key = raw.lower().removesuffix(".")
+        index[key] = (*index.get(key, ()), (position, raw))
     return index
 
 
 def _fast_dns_san_match(cert: x509.Certificate, hostname: str) -> str | None:
-    """The common success case without going through every SAN entry: look
-    up the entries that can match ``hostname`` (itself, or ``*.`` and its
-    parent) in the certificate's dNSName index, validate only those, and
-    return the matching entry as written. ``None`` sends the caller down the
-    complete path (which also explains a mismatch and handles every unusual
-    entry)."""
+    """The common success case without validating every SAN entry: take the
+    entries that can match ``hostname`` (itself, or ``*.`` and its parent),
+    in certificate order, validate only those, and return the first that
+    matches, as written. ``None`` sends the caller down the complete path
+    (which also explains a mismatch and handles every unusual entry). A
+    certificate seen before has its entries indexed (memoised); on first
+    sight one pass over them finds the candidates."""
     dot = hostname.find(".")
-    wildcard = "*" + hostname[dot:] if dot > 0 else None
+    wildcard = "*" + hostname[dot:] if dot > 0 else ""
+    candidates: Iterable[str]
     if CERTIFICATE_FACTS.seen_before(cert):
         index = CERTIFICATE_FACTS(cert, _dns_san_index)
         if not index:
             return None
-        candidates: Iterable[str] = (*index.get(hostname, ()), *index.get(wildcard or "", ()))
+        exact, wild = index.get(hostname, ()), index.get(wildcard, ())
+        candidates = [raw for _, raw in (sorted((*exact, *wild)) if exact and wild else exact or wild)]
     else:
-        # first sight of this certificate: one pass, no index (a one-off check
-        # would not use it); the next sight builds it
         try:
             san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
@@ -715,6 +715,22 @@ class HostnameCheck:
         """
         mode: CnFallback = cn_fallback or self.cn_fallback or "never"
         as_text = host.decode("utf-8", "replace") if isinstance(host, bytes) else host
+        if not isinstance(cert, x509.Certificate):
+            raise MalformedInput(
+                f"expected the end-entity certificate as an x509.Certificate, got {type(cert).__name__}",
+                check=self.name,
+                outcome="malformed",
+                host=as_text if isinstance(as_text, str) else None,
+            )
+        size = der_length(cert)
+        if size > MAX_CERT_BYTES:
+            raise MalformedInput(
+                f"the certificate is {size} bytes of DER, larger than the limit of {MAX_CERT_BYTES} bytes",
+                check=self.name,
+                outcome="malformed",
+                certificate=cert,
+                host=as_text if isinstance(as_text, str) else None,
+            )
         try:
             reference = parse_reference(host)
         except InvalidName as e:
