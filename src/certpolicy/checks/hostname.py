@@ -67,7 +67,6 @@ from .._memo import CERTIFICATE_FACTS
 from ..errors import HostnameMismatch, MalformedInput, PolicyConfigError
 from ..names import InvalidName, IPAddress, normalize_dns_name, normalize_ip, parse_ip
 from .base import CheckContext, CheckResult
-from .chain import MAX_CERT_BYTES, der_length
 
 __all__ = [
     "CnFallback",
@@ -647,7 +646,9 @@ class HostnameCheck:
 
     The check is stateless and thread-safe; one instance can serve every
     connection. It needs a validated chain (``requires_chain = True``):
-    a name on an unvalidated certificate proves nothing.
+    a name on an unvalidated certificate proves nothing; the chain check
+    also bounds the certificate's size (:data:`certpolicy.checks.chain.MAX_CERT_BYTES`),
+    which this check does not repeat.
     """
 
     name = "hostname"
@@ -722,15 +723,7 @@ class HostnameCheck:
                 outcome="malformed",
                 host=as_text if isinstance(as_text, str) else None,
             )
-        size = der_length(cert)
-        if size > MAX_CERT_BYTES:
-            raise MalformedInput(
-                f"the certificate is {size} bytes of DER, larger than the limit of {MAX_CERT_BYTES} bytes",
-                check=self.name,
-                outcome="malformed",
-                certificate=cert,
-                host=as_text if isinstance(as_text, str) else None,
-            )
+
         try:
             reference = parse_reference(host)
         except InvalidName as e:
