@@ -293,8 +293,9 @@ def test_the_background_refresher_deduplicates_and_runs_jobs_when_due() -> None:
     ran: list[str] = []
     try:
         assert r.schedule("a", lambda: ran.append("a-late"), delay=5.0)
-        assert r.schedule("a", lambda: ran.append("a-soon"), delay=0.05)  # the earlier one wins
-        assert r.schedule("b", lambda: ran.append("b"), delay=0.0)
+        assert r.schedule("a", lambda: ran.append("a-soon"), delay=0.3)  # the earlier one wins
+        # not due yet, so that no worker has taken it off the queue when "c" comes
+        assert r.schedule("b", lambda: ran.append("b"), delay=0.3)
         assert not r.schedule("c", lambda: ran.append("c"))  # queue bound
         assert r.wait_idle(5, due_within=1.0)
         assert sorted(ran) == ["a-soon", "b"]
