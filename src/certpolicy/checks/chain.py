@@ -110,7 +110,6 @@ __all__ = [
     "MAX_CHAIN_CERTS",
     "PYHANKO_TIMEOUT",
     "ChainCheck",
-    "der_length",
     "parse_chain",
 ]
 
@@ -216,12 +215,9 @@ def _parsed_der_put(data: bytes, cert: x509.Certificate) -> None:
             _PARSED_DER.popitem(last=False)
 
 
-def der_length(cert: x509.Certificate) -> int:
-    """The certificate's DER size in bytes, memoised per certificate object."""
-    return CERTIFICATE_FACTS(cert, _der_length)
-
-
 def _der_length(cert: x509.Certificate) -> int:
+    """The certificate's DER size in bytes (a fact memoised per object; known
+    without re-encoding for certificates parsed from DER here)."""
     return len(cert.public_bytes(Encoding.DER))
 
 

@@ -723,7 +723,6 @@ class HostnameCheck:
                 outcome="malformed",
                 host=as_text if isinstance(as_text, str) else None,
             )
-
         try:
             reference = parse_reference(host)
         except InvalidName as e:
