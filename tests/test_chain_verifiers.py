@@ -315,3 +315,15 @@ def test_hostname_check_reports_the_first_matching_entry_every_time() -> None:
     assert matched == ["DNS:*.example.com"] * 3
     assert [check.check(cert, "WWW.Example.com.").data["matched"] for _ in range(2)] == ["DNS:*.example.com"] * 2
     assert [check.check(cert, "api.example.com").data["matched"] for _ in range(2)] == ["DNS:*.example.com"] * 2
+
+
+@pytest.mark.parametrize("inter_opts", [{"ski": False}, {"aki": None}])
+def test_a_refused_ca_certificate_is_named_in_the_error(inter_opts: dict[str, Any]) -> None:
+    chain, root = _chain(inter=inter_opts)
+    check = ChainCheck(anchors=[root])
+    for _ in range(2):
+        with pytest.raises(CertPolicyError) as info:
+            check.check(chain, "api.verifiers.example")
+        assert info.value.certificate is chain[1]
+        assert "CA certificate 'CN=Verifiers Intermediate' has no" in info.value.reason
+        assert "Python extension validator" not in info.value.reason

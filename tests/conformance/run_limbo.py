@@ -467,10 +467,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"now passing (remove from {args.known_failures.name}): {case_id}")
     for r in report.slow:
         print(f"TOO SLOW: {r.id} took {r.seconds:.3f} s (limit {MAX_CASE_SECONDS} s)")
+    if args.harness != "certpolicy":
+        # a reference to compare with: its failures are in the table and the
+        # JSON lines; the known-failures file is certpolicy's
+        print(f"reference harness {args.harness}: exit status 0 whatever fails")
+        return 0
     for r in report.unexpected:
         print(f"UNEXPECTED {r.status}: {r.id}: {r.reason}")
-    if args.harness != "certpolicy":
-        return 0
     print("OK" if report.ok else "FAILED")
     return 0 if report.ok else 1
 

@@ -347,7 +347,7 @@ def parse_chain(
 
 
 def _eku_rule(required: x509.ObjectIdentifier, who: str) -> Callable[..., None]:
-    def rule(_policy: Any, _cert: x509.Certificate, eku: Any) -> None:
+    def rule(_policy: Any, cert: x509.Certificate, eku: Any) -> None:
         if eku is None:
             return  # absent: unrestricted (RFC 5280 §4.2.1.12)
         purposes = list(eku)
@@ -355,7 +355,8 @@ def _eku_rule(required: x509.ObjectIdentifier, who: str) -> Callable[..., None]:
             return
         listed = ", ".join(_eku_name(p) for p in purposes) or "nothing"
         raise ValueError(
-            f"required EKU {_eku_name(required)} not found in the {who} extKeyUsage "
+            f"required EKU {_eku_name(required)} not found in the extKeyUsage of {who} "
+            f"{_subject(cert)!r} "
             f"(it lists {listed}; RFC 5280 §4.2.1.12)"
         )
 
@@ -374,22 +375,23 @@ def _ca_key_id_rules(anchors: TrustAnchors) -> tuple[Callable[..., None], Callab
     def ski_rule(_policy: Any, cert: x509.Certificate, ski: Any) -> None:
         if ski is None and cert not in members:
             raise ValueError(
-                "CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 "
-                "requires in every CA certificate below the trust anchor"
+                f"CA certificate {_subject(cert)!r} has no subjectKeyIdentifier, which RFC 5280 "
+                "§4.2.1.2 requires in every CA certificate below the trust anchor"
             )
 
     def aki_rule(_policy: Any, cert: x509.Certificate, aki: Any) -> None:
         if aki is None:
             if cert.subject != cert.issuer and cert not in members:
                 raise ValueError(
-                    "CA certificate has no authorityKeyIdentifier, which RFC 5280 §4.2.1.1 "
-                    "requires in every certificate that is not self-signed"
+                    f"CA certificate {_subject(cert)!r} has no authorityKeyIdentifier, which "
+                    "RFC 5280 §4.2.1.1 requires in every certificate that is not self-signed"
                 )
             return
         # cryptography's own rule for a present AKI, kept (CA/B BR 7.1.2.11.1)
         if aki.key_identifier is None:
             raise ValueError(
-                "authorityKeyIdentifier must contain keyIdentifier (RFC 5280 §4.2.1.1)"
+                f"the authorityKeyIdentifier of CA certificate {_subject(cert)!r} must contain "
+                "keyIdentifier (RFC 5280 §4.2.1.1)"
             )
 
     return ski_rule, aki_rule
@@ -402,7 +404,10 @@ def _ca_key_usage_rule(_policy: Any, cert: x509.Certificate, ku: x509.KeyUsage |
     lack it; CA/B Forum issuance rules require it, but they bind issuers, not
     validators."""
     if ku is not None and not ku.key_cert_sign:
-        raise ValueError("CA certificate's keyUsage does not allow keyCertSign")
+        raise ValueError(
+            f"the keyUsage of CA certificate {_subject(cert)!r} does not allow keyCertSign "
+            "(RFC 5280 §6.1.4(n))"
+        )
 
 
 def _extension_policies(
@@ -439,10 +444,10 @@ def _extension_policies(
             ee = ee.may_be_present(
                 x509.ExtendedKeyUsage,
                 Criticality.NON_CRITICAL,
-                _eku_rule(eku, "end-entity certificate's"),
+                _eku_rule(eku, "end-entity certificate"),
             )
             ca = ca.may_be_present(
-                x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _eku_rule(eku, "CA certificate's")
+                x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _eku_rule(eku, "CA certificate")
             )
         else:
             ee = ee.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
@@ -903,10 +908,13 @@ def _as_utc(at: _dt.datetime | None) -> _dt.datetime:
 
 
 def _clean(msg: str) -> str:
+    """cryptography's message without its wrapping ("validation failed: ",
+    and the "Python extension validator failed: ValueError: " around
+    certpolicy's own rules, whose messages say what failed)."""
     msg = msg.strip()
     if msg.startswith("validation failed: "):
         msg = msg[len("validation failed: ") :]
-    return msg
+    return msg.replace("Python extension validator failed: ValueError: ", "")
 
 
 def _valid_depth(depth: int | None, field_name: str = "max_chain_depth") -> int | None:
@@ -1574,7 +1582,9 @@ class ChainCheck:
             reason += "; " + "; ".join(hints)
         if aia is not None and aia.errors:
             reason += f" (caIssuers: {aia.describe()})"
-        return _chain_error(reason, leaf, outcome, cryptography=msg)
+        # certpolicy's own CA rules name the certificate they refused
+        culprit = next((c for c in certs[1:] if f"CA certificate {_subject(c)!r}" in msg), leaf)
+        return _chain_error(reason, culprit, outcome, cryptography=msg)
 
 
 
