@@ -68,13 +68,14 @@ __all__ = [
 log = logging.getLogger("certpolicy.trust")
 
 # Some roots in common trust stores have a serial number of zero; reading them
-# is fine (cryptography's path builder accepts them) and the deprecation
-# warning would only alarm users at every store load.
+# (here, and their extensions in certpolicy.checks.chain) is fine
+# (cryptography's path builder accepts them) and the deprecation warning would
+# only alarm users at every store load.
 warnings.filterwarnings(
     "ignore",
     message="Parsed a serial number which wasn't positive",
     category=CryptographyDeprecationWarning,
-    module=r"certpolicy\.trust",
+    module=r"certpolicy\.(trust|checks\.chain)",
 )
 
 #: Seconds between two checks whether the files behind a cached store changed.
