@@ -1,4 +1,4 @@
-"""PolicyTable.from_mid_config: the agent's config.xml bootstrap parameters."""
+"""MidConfig: the agent's config.xml bootstrap parameters, and the table they make."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certpolicy import CheckMode, PolicyConfigError, PolicyResolver, PolicyTable
+from certpolicy import CheckMode, PolicyConfigError, PolicyResolver
 from certpolicy.midconfig import PARAM_CHAIN, PARAM_REVOCATION, PARAM_USE_INSTANCE, MidConfig
 
 SAMPLE = Path(__file__).parent / "data" / "mid" / "config.xml"
@@ -39,7 +39,7 @@ def _set(path: Path, param: str, value: str | None) -> None:
 
 
 def test_template_values_set_the_instance_policy(config: Path) -> None:
-    table = PolicyTable.from_mid_config(config, environ={})
+    table = MidConfig.load(config, environ={}).table()
     inst = table.instance
     assert (inst.chain, inst.hostname, inst.ocsp, inst.crl) == (CheckMode.ENFORCE, CheckMode.ENFORCE, CheckMode.OFF, CheckMode.OFF)
     assert [t.text for t in inst.targets] == ["acme.service-now.com"]
@@ -65,21 +65,21 @@ def test_absent_parameters_take_the_agents_builtin_defaults(config: Path, param:
 def test_malformed_boolean_names_file_and_parameter(config: Path, param: str) -> None:
     _set(config, param, "sometimes")
     with pytest.raises(PolicyConfigError) as err:
-        PolicyTable.from_mid_config(config, environ={})
+        MidConfig.load(config, environ={}).table()
     assert str(config) in str(err.value) and param in str(err.value) and "sometimes" in str(err.value)
 
 
 def test_malformed_target_endpoint_is_a_configuration_error(config: Path) -> None:
     _set(config, "mid.ssl.bootstrap.default.target_endpoint", "acme..service-now.com")
     with pytest.raises(PolicyConfigError, match="empty label"):
-        PolicyTable.from_mid_config(config, environ={})
+        MidConfig.load(config, environ={}).table()
 
 
 def test_malformed_xml_is_a_configuration_error(tmp_path: Path) -> None:
     p = tmp_path / "config.xml"
     p.write_text("<parameters><parameter name='x' value='y'></parameters>")
     with pytest.raises(PolicyConfigError, match="malformed XML"):
-        PolicyTable.from_mid_config(p, environ={})
+        MidConfig.load(p, environ={}).table()
 
 
 def test_environment_wins_over_the_file(config: Path) -> None:

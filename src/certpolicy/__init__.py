@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 # Names provided by modules that are imported on first use.
 _LAZY = {
     "PolicyTable": "certpolicy.table",
+    "MidConfig": "certpolicy.midconfig",
     "PolicyResolver": "certpolicy.resolver",
     "Resolution": "certpolicy.resolver",
     "ChainCheck": "certpolicy.checks.chain",

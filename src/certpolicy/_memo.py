@@ -104,6 +104,6 @@ def _sighting(_obj: object) -> bool:
 
 
 #: The facts of certificate objects: rule outcomes of chain.py, the dNSName
-#: index of hostname.py. At most 512 certificates (the size of chain.py's
+#: index of hostname/presented.py. At most 512 certificates (the size of chain.py's
 #: parsed-DER cache).
 CERTIFICATE_FACTS: IdentityMemo[Any] = IdentityMemo(512)

@@ -68,6 +68,7 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import describe_certificate
+from .oids import eku_name
 from .pki import PrivateKey
 
 __all__ = [
@@ -343,16 +344,7 @@ def _same_cert(a: x509.Certificate, b: x509.Certificate) -> bool:
 
 
 def _eku_names(eku: x509.ExtendedKeyUsage) -> list[str]:
-    names = {
-        ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
-        ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
-        ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-        ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
-        ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
-        ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
-        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
-    }
-    return [names.get(oid, oid.dotted_string) for oid in eku]
+    return [eku_name(oid) for oid in eku]
 
 
 def _weak_key(cert: x509.Certificate) -> str | None:

@@ -190,6 +190,21 @@ class MidConfig:
         the applied instance rows), the other policies from ``preset``
         (``"fresh"``: every check on; ``"upgraded"``: intranet checks off).
 
+        The bootstrap parameters (``mid.ssl.bootstrap.default.check_cert_hostname``,
+        ``...check_cert_chain``, ``...check_cert_revocation``,
+        ``...target_endpoint``) set the instance policy; absent parameters take
+        the agent's built-in defaults (target ``*.service-now.com``; hostname,
+        chain and revocation on). The table is built by
+        :meth:`certpolicy.table.PolicyTable.from_dict`, the constructor any
+        caller uses; its :attr:`~certpolicy.table.PolicyTable.mid_config` is
+        this object, which can apply the instance's policy rows
+        (:meth:`apply_instance_policies`). Example::
+
+            table = MidConfig.load("config.xml").table()
+
+        Returns:
+            a :class:`~certpolicy.table.PolicyTable`.
+
         Raises:
             PolicyConfigError: an unknown preset or an invalid target endpoint.
         """
@@ -215,11 +230,9 @@ class MidConfig:
             "intranet": off if preset == "upgraded" else {},
         }
         try:
-            table = PolicyTable.from_dict(data, source=str(self.path))
+            return PolicyTable.from_dict(data, source=str(self.path), mid_config=self)
         except PolicyConfigError as e:
             raise e.located(row=PARAM_TARGET) from None
-        object.__setattr__(table, "mid_config", self)
-        return table
 
     def apply_instance_policies(
         self,
@@ -250,7 +263,7 @@ class MidConfig:
         """
         if not self.use_instance_security_policy:
             return self.table(preset=preset)
-        table = PolicyTable.from_dict(rows, source="<instance policy table>")
+        table = PolicyTable.from_dict(rows, source="<instance policy table>", mid_config=self)
         inst = table.instance
         self._instance_rows = {
             "hostname": inst.hostname.active,
@@ -259,7 +272,6 @@ class MidConfig:
         }
         if write_back:
             self._write_back()
-        object.__setattr__(table, "mid_config", self)
         return table
 
     def _write_back(self) -> None:

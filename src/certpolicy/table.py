@@ -3,7 +3,8 @@
 A :class:`PolicyTable` holds one instance, one internet and one intranet
 policy plus any number of overrides. It is built from a TOML or JSON file
 (:meth:`PolicyTable.load`), a dict (:meth:`PolicyTable.from_dict`), an agent
-``config.xml`` (:meth:`PolicyTable.from_mid_config`) or a preset
+``config.xml`` (:meth:`certpolicy.midconfig.MidConfig.table`, which builds
+it with :meth:`PolicyTable.from_dict` like any caller) or a preset
 (:meth:`PolicyTable.fresh_install`, :meth:`PolicyTable.upgraded_install`).
 
 File shape (SPEC "Public API")::
@@ -37,6 +38,7 @@ the file, the row and the field, and no partially loaded table is returned.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import gc
 import json
@@ -47,7 +49,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .errors import PolicyConfigError
 from .policy import CheckMode, Policy, PolicyKind, inheritable_keys, parse_policy_row
@@ -58,10 +60,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .midconfig import MidConfig
-
-__all__ = ["DEFAULT_INSTANCE_TARGETS", "DEFAULT_INTRANET_RANGES", "PolicyTable"]
+__all__ = ["DEFAULT_INSTANCE_TARGETS", "DEFAULT_INTRANET_RANGES", "AgentConfig", "PolicyTable"]
 
 #: The agent's default instance endpoints.
 DEFAULT_INSTANCE_TARGETS = ("*.service-now.com",)
@@ -86,6 +85,29 @@ _TOP_KEYS = frozenset({"defaults", "instance", "internet", "intranet", "override
 _SINGLE_KINDS = (PolicyKind.INSTANCE, PolicyKind.INTERNET, PolicyKind.INTRANET)
 
 
+class AgentConfig(Protocol):
+    """What a table keeps of the agent configuration it was built from.
+
+    :class:`certpolicy.midconfig.MidConfig` is the one implementation; the
+    table names the shape, not the module, so that the agent configuration
+    depends on the table and never the other way round.
+    """
+
+    def apply_instance_policies(
+        self,
+        rows: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+        *,
+        write_back: bool = False,
+        preset: str = "fresh",
+    ) -> PolicyTable:
+        """Apply the policy rows downloaded from the instance; the table in force."""
+        ...
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """``(parameter, value, origin)`` rows."""
+        ...
+
+
 @dataclass(frozen=True)
 class PolicyTable:
     """A validated, immutable set of policies.
@@ -97,8 +119,9 @@ class PolicyTable:
         source: file name or ``"<dict>"``.
         warnings: load-time warnings (expired overrides, hostname checked
             without a chain, ...), as sentences.
-        mid_config: the parsed agent ``config.xml`` when built by
-            :meth:`from_mid_config`, else ``None``.
+        mid_config: the agent configuration the table was built from (a
+            :class:`certpolicy.midconfig.MidConfig`, see :class:`AgentConfig`),
+            else ``None``.
     """
 
     instance: Policy
@@ -107,7 +130,7 @@ class PolicyTable:
     overrides: tuple[Policy, ...] = ()
     source: str = "<dict>"
     warnings: tuple[str, ...] = ()
-    mid_config: MidConfig | None = field(default=None, compare=False)
+    mid_config: AgentConfig | None = field(default=None, compare=False)
 
     # -- construction -------------------------------------------------------
 
@@ -180,6 +203,7 @@ class PolicyTable:
         source: str = "<dict>",
         today: _dt.date | None = None,
         base_dir: str | os.PathLike[str] | None = None,
+        mid_config: AgentConfig | None = None,
     ) -> PolicyTable:
         """Build a table from the file's data structure (see module docstring).
 
@@ -193,12 +217,18 @@ class PolicyTable:
                 ``revocation.static_crls``, ``revocation.cache_dir``,
                 ``client_cert``) are relative to; :meth:`load` passes the
                 policy file's directory. ``None``: the working directory.
+            mid_config: the agent configuration the data comes from, kept as
+                :attr:`mid_config` (:meth:`certpolicy.midconfig.MidConfig.table`
+                passes itself).
 
         Raises:
             PolicyConfigError: naming the source, row and field.
         """
         with gc_paused():
-            return cls._from_dict(data, source=source, today=today, base_dir=base_dir)
+            table = cls._from_dict(data, source=source, today=today, base_dir=base_dir)
+        if mid_config is not None:
+            table = dataclasses.replace(table, mid_config=mid_config)
+        return table
 
     @classmethod
     def _from_dict(
@@ -385,38 +415,6 @@ class PolicyTable:
             source=source,
             warnings=tuple(warnings),
         )
-
-    @classmethod
-    def from_mid_config(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        environ: Mapping[str, str] | None = None,
-        preset: str = "fresh",
-    ) -> PolicyTable:
-        """Build a table from an agent (MID Server) ``config.xml``.
-
-        The bootstrap parameters (``mid.ssl.bootstrap.default.check_cert_hostname``,
-        ``...check_cert_chain``, ``...check_cert_revocation``,
-        ``...target_endpoint``) set the instance policy; absent parameters take
-        the agent's built-in defaults (target ``*.service-now.com``; hostname,
-        chain and revocation on). Environment variables
-        (``MID_SSL_BOOTSTRAP_CERT_REVOCATION_CHECK``,
-        ``MID_SSL_USE_INSTANCE_SECURITY_POLICY``, ``MID_CONFIG_<name>`` with
-        ``.`` written ``__``) win over the file. The internet and intranet
-        policies come from ``preset`` (``"fresh"`` or ``"upgraded"``).
-
-        The returned table's :attr:`mid_config` can apply the instance's policy
-        rows: see :meth:`certpolicy.midconfig.MidConfig.apply_instance_policies`.
-
-        Raises:
-            PolicyConfigError: unreadable or malformed XML, a malformed value
-                (naming the file and the parameter).
-        """
-        from .midconfig import MidConfig
-
-        mid = MidConfig.load(path, environ=environ)
-        return mid.table(preset=preset)
 
     @classmethod
     def fresh_install(cls, *, instance_targets: Iterable[str] = DEFAULT_INSTANCE_TARGETS) -> PolicyTable:

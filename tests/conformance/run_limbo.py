@@ -63,6 +63,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from certpolicy.oids import EKU_NAMES
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LIMBO = REPO_ROOT.parent / "shared" / "conformance" / "limbo.json.gz"
 KNOWN_FAILURES = Path(__file__).resolve().with_name("known_failures.json")
@@ -73,15 +75,8 @@ BAD_ACCEPTED = "bad-accepted"
 GOOD_REJECTED = "good-rejected"
 SKIPPED = "skipped"
 
-EKUS = {
-    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
-    "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
-    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING,
-    "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
-    "timeStamping": ExtendedKeyUsageOID.TIME_STAMPING,
-    "OCSPSigning": ExtendedKeyUsageOID.OCSP_SIGNING,
-    "anyExtendedKeyUsage": ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
-}
+#: limbo's extended key usage names are RFC 5280's.
+EKUS = EKU_NAMES
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import click
 
 from ..errors import PolicyConfigError
+from ..midconfig import MidConfig
 from ..table import PolicyTable
 
 EXIT_OK = 0
@@ -56,7 +57,7 @@ def read_table(path: str) -> PolicyTable:
         PolicyConfigError: as :meth:`PolicyTable.load`.
     """
     if path.lower().endswith(".xml"):
-        return PolicyTable.from_mid_config(path)
+        return MidConfig.load(path).table()
     return PolicyTable.load(path)
 
 
