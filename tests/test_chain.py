@@ -228,25 +228,39 @@ def test_max_chain_depth_out_of_range_is_a_configuration_error(depth: object) ->
 
 
 @pytest.mark.parametrize(
-    ("eku", "ok"),
+    ("eku", "ok_rfc5280", "ok_webpki"),
     [
-        (("serverAuth",), True),
-        (("serverAuth", "clientAuth"), True),
-        (None, True),  # absent: unrestricted
-        (("anyExtendedKeyUsage",), True),
-        (("clientAuth",), False),
-        (("codeSigning",), False),
+        (("serverAuth",), True, True),
+        (("serverAuth", "clientAuth"), True, True),
+        (None, True, False),  # absent: unrestricted in RFC 5280; the Web PKI requires it (BR 7.1.2.7.10)
+        (("anyExtendedKeyUsage",), True, False),  # BR 7.1.2.7.10 forbids it in subscriber certificates
+        (("serverAuth", "anyExtendedKeyUsage"), True, False),
+        (("clientAuth",), False, False),
+        (("codeSigning",), False, False),
     ],
 )
-def test_leaf_extended_key_usage_must_allow_server_auth(eku: tuple[str, ...] | None, ok: bool) -> None:
+def test_leaf_extended_key_usage_must_allow_server_auth(
+    eku: tuple[str, ...] | None, ok_rfc5280: bool, ok_webpki: bool
+) -> None:
     root = CA.create("Root", not_before=d(2025), not_after=d(2045))
     leaf = root.issue_cert("a.example.test", eku=eku, not_before=d(2029), not_after=d(2031))
-    for host in ("a.example.test", None):
-        if ok:
-            assert check_for(root).check([leaf.cert], host, at=AT)[0] == leaf.cert
-        else:
-            with pytest.raises(ChainError, match="EKU"):
-                check_for(root).check([leaf.cert], host, at=AT)
+    for profile, ok in (("rfc5280", ok_rfc5280), ("webpki", ok_webpki)):
+        for host in ("a.example.test", None):
+            if ok:
+                assert check_for(root, profile=profile).check([leaf.cert], host, at=AT)[0] == leaf.cert
+            else:
+                with pytest.raises(ChainError, match=r"EKU|extKeyUsage"):
+                    check_for(root, profile=profile).check([leaf.cert], host, at=AT)
+
+
+def test_webpki_is_the_default_profile_and_the_error_names_profile_and_rule() -> None:
+    root = CA.create("Root", not_before=d(2025), not_after=d(2045))
+    leaf = root.issue_cert("a.example.test", eku=None, not_before=d(2029), not_after=d(2031))
+    with pytest.raises(ChainError, match=r"\[webpki profile: br_7_1_2_7_10_subscriber_eku\]") as info:
+        check_for(root).check([leaf.cert], "a.example.test", at=AT)
+    assert info.value.details is not None
+    assert info.value.details["rule"] == "br_7_1_2_7_10_subscriber_eku"
+    assert info.value.details["profile"] == "webpki"
 
 
 def test_ca_extended_key_usage_must_allow_server_auth() -> None:
@@ -419,9 +433,13 @@ def test_common_name_differing_from_its_san_only_in_case_is_rejected() -> None:
 
 
 def test_unrelated_common_name_is_fine() -> None:
+    # a commonName that names no SAN identity is not held to BR 7.1.4.3's
+    # copy rule under either profile (x509-limbo's BetterTLS good chains have
+    # such leaves, and cryptography accepts them)
     root = CA.create("Root", not_before=d(2025), not_after=d(2045))
     leaf = root.issue_server("example.com", cn="Web Server 7", not_before=d(2029), not_after=d(2031))
-    assert check_for(root).check([leaf.cert], "example.com", at=AT)[0] == leaf.cert
+    for profile in ("webpki", "rfc5280"):
+        assert check_for(root, profile=profile).check([leaf.cert], "example.com", at=AT)[0] == leaf.cert
 
 
 def test_critical_subject_alt_name_with_a_subject_is_rejected() -> None:
@@ -462,8 +480,11 @@ def test_intermediate_without_subject_key_identifier_is_rejected() -> None:
     leaf = inter.issue_server("a.example.test", not_before=d(2029), not_after=d(2031))
     with pytest.raises(ChainError, match="subjectKeyIdentifier"):
         check_for(root).check([leaf.cert, inter_cert], at=AT)
-    # ... but such a CA is fine as the trust anchor itself
-    assert ChainCheck(anchors=[inter_cert]).check([leaf.cert], at=AT)[-1] == inter_cert
+    # ... and as the trust anchor itself, under either profile: RFC 5280
+    # §4.2.1.2 requires the extension in every CA certificate
+    for profile in ("webpki", "rfc5280"):
+        with pytest.raises(ChainError, match="rfc5280_4_2_1_2_anchor_ski"):
+            ChainCheck(anchors=[inter_cert], profile=profile).check([leaf.cert], at=AT)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 import certpolicy
+from _limbo import run_limbo
 from certpolicy import CertPolicyError
 from certpolicy.testing.tls_server import OpenSSLServer
 
@@ -61,7 +62,12 @@ def test_limbo_case_through_a_real_handshake(case: dict[str, Any], tmp_path: Pat
     key = load_pem_private_key(case["peer_certificate_key"].encode(), None)
     anchors = tmp_path / "anchors.pem"
     anchors.write_text("".join(case["trusted_certs"]))
-    row: dict[str, Any] = {"trust": {"system": False, "extra": [str(anchors)]}, "ocsp": "off", "crl": "off"}
+    row: dict[str, Any] = {
+        "trust": {"system": False, "extra": [str(anchors)]},
+        "ocsp": "off",
+        "crl": "off",
+        "profile": run_limbo.profile_of(case),
+    }
     if case.get("max_chain_depth") is not None:
         row["max_chain_depth"] = case["max_chain_depth"]
     table = certpolicy.PolicyTable.from_dict({"defaults": row})

@@ -26,6 +26,7 @@ from .errors import PolicyConfigError
 from .targets import Target, parse_targets
 
 __all__ = [
+    "VALIDATION_PROFILES",
     "Action",
     "CheckMode",
     "ClientIdentitySpec",
@@ -36,8 +37,15 @@ __all__ = [
     "RetryPolicy",
     "RevocationSettings",
     "TrustSpec",
+    "ValidationProfile",
     "parse_policy_row",
 ]
+
+
+#: A validation profile: ``"webpki"`` or ``"rfc5280"`` (see :attr:`Policy.profile`).
+ValidationProfile = Literal["webpki", "rfc5280"]
+#: The validation profiles, strictest first.
+VALIDATION_PROFILES: tuple[ValidationProfile, ...] = ("webpki", "rfc5280")
 
 
 class PolicyKind(str, enum.Enum):
@@ -306,6 +314,11 @@ class Policy:
             is off or failed (default ``False``: hostname needs a validated chain).
         trust: :class:`TrustSpec`.
         max_chain_depth: largest number of intermediates, or ``None`` for the default.
+        profile: the validation profile of the chain and hostname checks:
+            ``"webpki"`` (RFC 5280 plus the CA/Browser Forum Baseline
+            Requirements, as cryptography's Web PKI profile and rustls-webpki
+            apply them) or ``"rfc5280"`` (RFC 5280 alone, for private CAs);
+            ``None``: the kind's default (:attr:`validation_profile`).
         revocation: :class:`RevocationSettings`.
         client_identity: :class:`ClientIdentitySpec` or ``None``.
         expires: date after which an override no longer matches (``None``: never).
@@ -324,12 +337,22 @@ class Policy:
     hostname_without_chain: bool = False
     trust: TrustSpec = TrustSpec()
     max_chain_depth: int | None = None
+    profile: ValidationProfile | None = None
     revocation: RevocationSettings = RevocationSettings()
     client_identity: ClientIdentitySpec | None = None
     expires: _dt.date | None = None
     owner: str | None = None
     reason: str | None = None
     source: str = "<dict>"
+
+    @property
+    def validation_profile(self) -> ValidationProfile:
+        """The validation profile in force: :attr:`profile` when set, else
+        ``"rfc5280"`` for the intranet kind (private CAs) and ``"webpki"`` for
+        the instance, internet and override kinds."""
+        if self.profile is not None:
+            return self.profile
+        return "rfc5280" if self.kind is PolicyKind.INTRANET else "webpki"
 
     def mode(self, check: str) -> CheckMode:
         """Return the mode of ``check`` (``"chain"``, ``"hostname"``, ``"ocsp"``,
@@ -373,6 +396,7 @@ ROW_KEYS = frozenset(
         "hostname_without_chain",
         "trust",
         "max_chain_depth",
+        "profile",
         "revocation",
         "revocation_failure",
         "client_cert",
@@ -714,6 +738,12 @@ def parse_policy_row(
         kwargs["max_chain_depth"] = None if v is None else _number(v, "max_chain_depth", minimum=0, integer=True)
         if v is not None and v > 255:
             raise _err(f"must be between 0 and 255, got {v!r}", "max_chain_depth")
+
+    if "profile" in merged:
+        v = merged["profile"]
+        if v not in VALIDATION_PROFILES:
+            raise _err(f"invalid value {v!r}; expected 'webpki' or 'rfc5280'", "profile")
+        kwargs["profile"] = v
 
     rev = p.revocation
     if "revocation" in merged:

@@ -89,11 +89,31 @@ class CaseResult:
     status: str  # pass, bad-accepted, good-rejected, skipped
     reason: str
     seconds: float
+    profile: str = "webpki"  # the validation profile the case was scored under
 
     def to_json(self) -> str:
         d = asdict(self)
         d["seconds"] = round(self.seconds, 6)
         return json.dumps(d, ensure_ascii=False)
+
+
+#: Case id prefixes scored under the rfc5280 profile; every other case (webpki::,
+#: cve::, BetterTLS, pathlen::, pathological::, crl::, ...) is scored under
+#: webpki, the profile of internet policies.
+RFC5280_PREFIXES = ("rfc5280::",)
+#: limbo features that put a case under the rfc5280 profile whatever its prefix.
+RFC5280_FEATURES = frozenset({"rfc5280-incompatible-with-webpki"})
+
+
+def profile_of(tc: dict[str, Any]) -> str:
+    """The validation profile whose rules a limbo case tests: ``"rfc5280"``
+    for ``rfc5280::`` cases and cases limbo tags
+    ``rfc5280-incompatible-with-webpki``, ``"webpki"`` for the rest (the
+    ``pedantic-*`` features name Web PKI rules)."""
+    features = set(tc.get("features") or ())
+    if features & RFC5280_FEATURES or str(tc.get("id", "")).startswith(RFC5280_PREFIXES):
+        return "rfc5280"
+    return "webpki"
 
 
 class Skip(Exception):
@@ -230,8 +250,9 @@ class CertpolicyHarness:
         anchors = _pem_certs(tc.get("trusted_certs") or [])
         leaf_pem = tc["peer_certificate"].encode()
         inter_pems = [p.encode() for p in tc.get("untrusted_intermediates") or []]
+        profile = profile_of(tc)
         check = self._chain_cls(
-            anchors=anchors, max_chain_depth=tc.get("max_chain_depth"), eku=eku
+            anchors=anchors, max_chain_depth=tc.get("max_chain_depth"), eku=eku, profile=profile
         )
         host = peer["value"] if tc.get("validation_kind") == "SERVER" and peer else None
         try:
@@ -242,7 +263,7 @@ class CertpolicyHarness:
                     # one runs first (cryptography's ServerVerifier also checks
                     # the leaf's name before it builds a path).
                     leaf = x509.load_pem_x509_certificate(leaf_pem)
-                    self._hostname.check(leaf, host)
+                    self._hostname.check(leaf, host, profile=profile)
                 path = check.check([leaf_pem, *inter_pems], host, at=_time(tc), allow_network=False)
                 if has_crl and self._crl is not None:
                     self._crl(tc, path)
@@ -330,12 +351,23 @@ def run_cases(cases: Sequence[dict[str, Any]], harness: Any) -> list[CaseResult]
             status = BAD_ACCEPTED
         else:
             status = GOOD_REJECTED
-        results.append(CaseResult(tc["id"], expected, actual, status, reason, seconds))
+        results.append(CaseResult(tc["id"], expected, actual, status, reason, seconds, profile_of(tc)))
     return results
 
 
 def _prefix(case_id: str) -> str:
     return case_id.split("::", 1)[0]
+
+
+def summary_tables(results: Sequence[CaseResult]) -> str:
+    """One :func:`summary_table` per validation profile, each headed
+    ``profile webpki:`` / ``profile rfc5280:``."""
+    out = []
+    for profile in ("webpki", "rfc5280"):
+        mine = [r for r in results if r.profile == profile]
+        if mine:
+            out.append(f"profile {profile}:\n{summary_table(mine)}")
+    return "\n\n".join(out) if out else summary_table([])
 
 
 def summary_table(results: Sequence[CaseResult]) -> str:
@@ -440,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f.write(r.to_json() + "\n")
 
     print(f"x509-limbo: {len(cases)} cases from {args.path} (harness: {harness.name})")
-    print(summary_table(report.results))
+    print(summary_tables(report.results))
     slowest = report.slowest
     if slowest is not None:
         print(f"slowest case: {slowest.id} {slowest.seconds * 1000:.1f} ms (limit {MAX_CASE_SECONDS * 1000:.0f} ms)")

@@ -23,12 +23,13 @@ from cryptography.x509.verification import VerificationError
 from ..._memo import CERTIFICATE_FACTS
 from ...aia import AiaFetcher, AiaResult
 from ...errors import ChainError, MalformedInput, PolicyConfigError
-from ...policy import Policy, TrustSpec
+from ...policy import VALIDATION_PROFILES, Policy, TrustSpec, ValidationProfile
 from ...trust import TrustAnchors, anchors_fingerprint, trust_anchors
 from ..base import CheckContext, CheckResult
 from .explain import PathData, chain_error, explain_failure, role_of
 from .parse import parse_chain
 from .rules import (
+    Rule,
     eku_problem,
     refused_anchors,
     rules_for,
@@ -62,6 +63,16 @@ def _as_utc(at: _dt.datetime | None) -> _dt.datetime:
     if at.tzinfo is None:
         return at.replace(tzinfo=_UTC)
     return at.astimezone(_UTC)
+
+
+def _refusal(
+    reason: str, cert: x509.Certificate, rule: Rule | None, profile: ValidationProfile
+) -> ChainError:
+    """The ChainError of a path rule: the message ends with the profile in
+    force and the rule's name (``[webpki profile: br_7_1_2_7_10_subscriber_eku]``)."""
+    if rule is None:
+        return chain_error(reason, cert, profile=profile)
+    return chain_error(f"{reason} [{profile} profile: {rule.name}]", cert, profile=profile, rule=rule.name)
 
 
 def _valid_depth(depth: int | None, field_name: str = "max_chain_depth") -> int | None:
@@ -115,7 +126,13 @@ class ChainCheck:
         max_chain_depth: int | None = None,
         eku: x509.ObjectIdentifier | None = ExtendedKeyUsageOID.SERVER_AUTH,
         aia_fetcher: AiaFetcher | None = None,
+        profile: ValidationProfile | None = None,
     ) -> None:
+        if profile is not None and profile not in VALIDATION_PROFILES:
+            raise PolicyConfigError(
+                f"invalid value {profile!r}; expected 'webpki' or 'rfc5280'", field="profile"
+            )
+        self.profile: ValidationProfile | None = profile
         self.trust = trust
         self.anchors: tuple[x509.Certificate, ...] = tuple(anchors)
         self.max_chain_depth = _valid_depth(max_chain_depth)
@@ -131,7 +148,7 @@ class ChainCheck:
     def __repr__(self) -> str:
         return (
             f"ChainCheck(trust={self.trust!r}, anchors=<{len(self.anchors)}>, "
-            f"max_chain_depth={self.max_chain_depth!r}, eku={self.eku!r})"
+            f"max_chain_depth={self.max_chain_depth!r}, eku={self.eku!r}, profile={self.profile!r})"
         )
 
     # -- configuration ------------------------------------------------------------
@@ -146,6 +163,14 @@ class ChainCheck:
             return trust_anchors(spec, self.anchors, anchors_key=self._anchors_key), spec
         except PolicyConfigError as e:
             raise chain_error(f"trust anchors unavailable: {e}", None, "no-trust-anchors") from None
+
+    def profile_for(self, policy: Policy | None) -> ValidationProfile:
+        """The validation profile in force: the check's own ``profile``, else
+        the policy's (:attr:`certpolicy.policy.Policy.validation_profile`),
+        else ``"webpki"``."""
+        if self.profile is not None:
+            return self.profile
+        return policy.validation_profile if policy is not None else "webpki"
 
     def _depth_for(self, policy: Policy | None) -> int:
         if self.max_chain_depth is not None:
@@ -210,6 +235,7 @@ class ChainCheck:
                 host=host,
                 allow_network=allow_network,
                 deadline=deadline,
+                profile=self.profile_for(policy),
             )
         except (ChainError, MalformedInput) as e:
             raise e.with_context(policy=policy_name, host=host) from None
@@ -258,7 +284,7 @@ class ChainCheck:
             f"certification path of {len(path)} certificates to trust anchor {anchor!r}"
             if len(path) > 1
             else f"the certificate is itself a trust anchor ({anchor!r})"
-        )
+        ) + f" ({self.profile_for(ctx.policy)} profile)"
         return CheckResult(check=self.name, outcome="ok", detail=detail, data=PathData(path, anchor))
 
     # -- the work -----------------------------------------------------------------
@@ -308,6 +334,7 @@ class ChainCheck:
         host: str | None,
         allow_network: bool,
         deadline: float | None,
+        profile: ValidationProfile,
     ) -> list[x509.Certificate]:
         leaf = certs[0]
         if anchors.store is None:
@@ -329,7 +356,7 @@ class ChainCheck:
             )
             san_checked = False
         self._post_checks(
-            path, at, anchors, san_checked=san_checked, validity=not by_cryptography
+            path, at, anchors, profile, san_checked=san_checked, validity=not by_cryptography
         )
         return path
 
@@ -398,17 +425,24 @@ class ChainCheck:
         path: list[x509.Certificate],
         at: _dt.datetime,
         anchors: TrustAnchors,
+        profile: ValidationProfile,
         *,
         san_checked: bool = False,
         validity: bool = False,
     ) -> None:
-        """certpolicy's rules on a validated path (:data:`.rules.PATH_RULES`).
+        """certpolicy's rules of ``profile`` on a validated path
+        (:data:`.rules.PATH_RULES`); the error names the rule and the profile.
 
         ``validity``: re-check every certificate against ``at`` (for paths that
         cryptography did not build; cryptography checks every certificate of its
-        paths, the trust anchor included).
+        paths, the trust anchor included). A path of one certificate (an
+        endpoint certificate that is itself a trust anchor) is held to the
+        rules of RFC 5280 alone: the Baseline Requirements' subscriber rules
+        bind certificates a CA issues.
         """
         n = len(path)
+        eku = self.eku is not None
+        leaf_profile: ValidationProfile = profile if n > 1 else "rfc5280"
         for i, cert in enumerate(path):
             if validity:
                 problem = validity_problem(cert, at)
@@ -420,19 +454,21 @@ class ChainCheck:
                         problem[0],
                     )
             who = role_of(i, n)
-            for rule in rules_for("end-entity" if i == 0 else "ca", san_checked and i == 0):
+            applies_to = "end-entity" if i == 0 else "ca"
+            for rule in rules_for(applies_to, san_checked and i == 0, leaf_profile if i == 0 else profile, eku):
                 try:
                     problem_text = CERTIFICATE_FACTS(cert, rule.problem)
                 except (ValueError, x509.DuplicateExtension) as e:
                     raise chain_error(f"{who} certificate: unreadable extension ({e})", cert) from None
                 if problem_text is not None:
-                    raise chain_error(f"{who} certificate {subject_text(cert)!r}: {problem_text}", cert)
+                    raise _refusal(f"{who} certificate {subject_text(cert)!r}: {problem_text}", cert, rule, profile)
         if n > 1:
-            bad = refused_anchors(anchors)
+            bad = refused_anchors(anchors, profile, eku)
             if bad:
                 anchor = path[-1]
-                anchor_problem = bad.get(id(anchor))
-                if anchor_problem is None and not anchors.contains(anchor):
-                    anchor_problem = trust_anchor_problem(anchor)
-                if anchor_problem is not None:
-                    raise chain_error(f"trust anchor {subject_text(anchor)!r}: {anchor_problem}", anchor)
+                refusal: tuple[Rule | None, str] | None = bad.get(id(anchor))
+                if refusal is None and not anchors.contains(anchor):
+                    refusal = trust_anchor_problem(anchor, profile, eku)
+                if refusal is not None:
+                    anchor_rule, text = refusal
+                    raise _refusal(f"trust anchor {subject_text(anchor)!r}: {text}", anchor, anchor_rule, profile)

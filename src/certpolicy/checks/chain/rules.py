@@ -39,14 +39,19 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, Pu
 
 from ...names import InvalidName, normalize_dns_name
 from ...oids import eku_name
+from ...policy import VALIDATION_PROFILES, ValidationProfile
 from ...trust import TrustAnchors
 
 __all__ = [
+    "BOTH",
     "EXTRAS_LOCK",
     "PATH_RULES",
     "Rule",
     "br_6_1_5_ca_rsa_modulus",
     "br_6_1_5_end_entity_key",
+    "br_7_1_2_1_2_root_without_eku",
+    "br_7_1_2_1_3_root_aki",
+    "br_7_1_2_7_10_subscriber_eku",
     "br_7_1_4_3_common_name_copies_san",
     "eku_name",
     "eku_problem",
@@ -55,7 +60,9 @@ __all__ = [
     "refused_anchors",
     "rfc5280_4_2_1_1_2_ca_key_identifiers",
     "rfc5280_4_2_1_1_anchor_key_identifiers",
+    "rfc5280_4_2_1_2_anchor_ski",
     "rfc5280_4_2_1_6_san_criticality",
+    "rfc5280_4_2_1_10_name_constraints_critical",
     "rfc5280_4_2_1_12_extended_key_usage",
     "rfc5280_6_1_4_n_ca_key_usage",
     "rules_for",
@@ -329,14 +336,81 @@ def rfc5280_4_2_1_1_anchor_key_identifiers(anchor: x509.Certificate) -> str | No
     return None
 
 
-def trust_anchor_problem(anchor: x509.Certificate) -> str | None:
-    """The first problem that the ``"trust anchor"`` rules of
-    :data:`PATH_RULES` find in ``anchor``, or ``None``."""
-    for rule in rules_for("trust anchor"):
-        problem = rule.problem(anchor)
-        if problem is not None:
-            return problem
+def _extension(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> x509.Extension[x509.ExtensionType] | None:
+    try:
+        return cert.extensions.get_extension_for_oid(oid)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def br_7_1_2_7_10_subscriber_eku(cert: x509.Certificate) -> str | None:
+    """A subscriber (end-entity) certificate carries extKeyUsage, without
+    anyExtendedKeyUsage (CA/B BR 7.1.2.7.10; RFC 5280 §4.2.1.12 reads an
+    absent extension as any purpose, which the Web PKI does not)."""
+    ext = _extension(cert, ExtensionOID.EXTENDED_KEY_USAGE)
+    if ext is None:
+        return "has no extKeyUsage, which the Web PKI requires in a subscriber certificate (CA/B BR 7.1.2.7.10)"
+    if _ANY_EKU in list(ext.value):  # type: ignore[call-overload]
+        return (
+            "its extKeyUsage lists anyExtendedKeyUsage, which the Web PKI forbids in a subscriber certificate "
+            "(CA/B BR 7.1.2.7.10)"
+        )
     return None
+
+
+def rfc5280_4_2_1_10_name_constraints_critical(cert: x509.Certificate) -> str | None:
+    """nameConstraints, when present, is critical (RFC 5280 §4.2.1.10: "Conforming
+    CAs MUST mark this extension as critical"). The CA/B Baseline Requirements
+    allow a non-critical one (BR 7.1.2.10.8), so only the rfc5280 profile
+    holds CAs to it."""
+    ext = _extension(cert, ExtensionOID.NAME_CONSTRAINTS)
+    if ext is not None and not ext.critical:
+        return "nameConstraints is not marked critical, as RFC 5280 §4.2.1.10 requires"
+    return None
+
+
+def rfc5280_4_2_1_2_anchor_ski(anchor: x509.Certificate) -> str | None:
+    """A CA certificate used as trust anchor carries a subjectKeyIdentifier
+    (RFC 5280 §4.2.1.2: it "MUST appear in all conforming CA certificates")."""
+    if _extension(anchor, ExtensionOID.SUBJECT_KEY_IDENTIFIER) is None:
+        return (
+            "has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 requires in every CA "
+            "certificate, the root included"
+        )
+    return None
+
+
+def br_7_1_2_1_2_root_without_eku(anchor: x509.Certificate) -> str | None:
+    """A root CA certificate carries no extKeyUsage (CA/B BR 7.1.2.1.2)."""
+    if anchor.subject != anchor.issuer:
+        return None
+    if _extension(anchor, ExtensionOID.EXTENDED_KEY_USAGE) is not None:
+        return "is a root CA certificate with an extKeyUsage, which CA/B BR 7.1.2.1.2 forbids"
+    return None
+
+
+def br_7_1_2_1_3_root_aki(anchor: x509.Certificate) -> str | None:
+    """A root CA certificate's authorityKeyIdentifier, when present, holds only
+    a keyIdentifier: no authorityCertIssuer, no authorityCertSerialNumber
+    (CA/B BR 7.1.2.1.3)."""
+    if anchor.subject != anchor.issuer:
+        return None
+    ext = _extension(anchor, ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+    if ext is None:
+        return None
+    aki = ext.value
+    if aki.authority_cert_issuer is not None or aki.authority_cert_serial_number is not None:  # type: ignore[attr-defined]
+        return (
+            "is a root CA certificate whose authorityKeyIdentifier names an issuer or serial "
+            "number, which CA/B BR 7.1.2.1.3 forbids"
+        )
+    return None
+
+
+#: Both validation profiles.
+BOTH: frozenset[ValidationProfile] = frozenset(VALIDATION_PROFILES)
+_WEBPKI: frozenset[ValidationProfile] = frozenset({"webpki"})
+_RFC5280: frozenset[ValidationProfile] = frozenset({"rfc5280"})
 
 
 @dataclass(frozen=True)
@@ -347,17 +421,23 @@ class Rule:
         clause: the RFC or BR clause the rule enforces (``"RFC 5280 §4.2.1.6"``).
         applies_to: ``"end-entity"`` (the leaf), ``"ca"`` (every certificate
             above the leaf, the trust anchor included) or ``"trust anchor"``
-            (a self-signed trust anchor that ends a path of two or more).
+            (the certificate that ends a path of two or more).
         problem: ``problem(cert) -> str | None``: what is wrong with the
             certificate, or ``None``; pure, memoised per certificate object.
         checked_by_server_profile: cryptography's ServerVerifier enforces the
             rule already; it is skipped on the paths that verifier built.
+        profiles: the validation profiles (:attr:`certpolicy.policy.Policy.profile`)
+            that hold certificates to the rule.
+        about_eku: an extended key usage rule, skipped when the check
+            requires no EKU (``ChainCheck(eku=None)``).
     """
 
     clause: str
     applies_to: str
     problem: Callable[[x509.Certificate], str | None]
     checked_by_server_profile: bool = False
+    profiles: frozenset[ValidationProfile] = BOTH
+    about_eku: bool = False
 
     @property
     def name(self) -> str:
@@ -370,45 +450,80 @@ PATH_RULES: tuple[Rule, ...] = (
     Rule("CA/B BR 6.1.5", "end-entity", br_6_1_5_end_entity_key),
     Rule("RFC 5280 §4.2.1.6", "end-entity", rfc5280_4_2_1_6_san_criticality, True),
     Rule("CA/B BR 7.1.4.3", "end-entity", br_7_1_4_3_common_name_copies_san),
+    Rule("CA/B BR 7.1.2.7.10", "end-entity", br_7_1_2_7_10_subscriber_eku, profiles=_WEBPKI, about_eku=True),
     Rule("CA/B BR 6.1.5", "ca", br_6_1_5_ca_rsa_modulus),
+    Rule("RFC 5280 §4.2.1.10", "ca", rfc5280_4_2_1_10_name_constraints_critical, profiles=_RFC5280),
     Rule("RFC 5280 §4.2.1.1", "trust anchor", rfc5280_4_2_1_1_anchor_key_identifiers),
+    Rule("RFC 5280 §4.2.1.2", "trust anchor", rfc5280_4_2_1_2_anchor_ski),
+    Rule("CA/B BR 7.1.2.1.2", "trust anchor", br_7_1_2_1_2_root_without_eku, profiles=_WEBPKI, about_eku=True),
+    Rule("CA/B BR 7.1.2.1.3", "trust anchor", br_7_1_2_1_3_root_aki, profiles=_WEBPKI),
 )
 
-_RULES_FOR: Mapping[tuple[str, bool], tuple[Rule, ...]] = {
-    (applies_to, server): tuple(
-        r for r in PATH_RULES if r.applies_to == applies_to and not (server and r.checked_by_server_profile)
+_RULES_FOR: Mapping[tuple[str, bool, str, bool], tuple[Rule, ...]] = {
+    (applies_to, server, profile, eku): tuple(
+        r
+        for r in PATH_RULES
+        if r.applies_to == applies_to
+        and profile in r.profiles
+        and not (server and r.checked_by_server_profile)
+        and (eku or not r.about_eku)
     )
     for applies_to in ("end-entity", "ca", "trust anchor")
     for server in (False, True)
+    for profile in VALIDATION_PROFILES
+    for eku in (False, True)
 }
 
 
-def rules_for(applies_to: str, server_profile: bool = False) -> tuple[Rule, ...]:
-    """The rules of :data:`PATH_RULES` for ``"end-entity"``, ``"ca"`` or
-    ``"trust anchor"`` certificates, less those cryptography's ServerVerifier
-    enforced already when ``server_profile`` is true.
+def rules_for(
+    applies_to: str,
+    server_profile: bool = False,
+    profile: ValidationProfile = "webpki",
+    eku: bool = True,
+) -> tuple[Rule, ...]:
+    """The rules of :data:`PATH_RULES` that hold ``"end-entity"``, ``"ca"`` or
+    ``"trust anchor"`` certificates under ``profile``, less those that
+    cryptography's ServerVerifier enforced already when ``server_profile`` is
+    true, and less the extended key usage rules when ``eku`` is false.
 
     Raises:
-        KeyError: an unknown ``applies_to``.
+        KeyError: an unknown ``applies_to`` or ``profile``.
     """
-    return _RULES_FOR[(applies_to, server_profile)]
+    return _RULES_FOR[(applies_to, server_profile, profile, eku)]
 
 
-def refused_anchors(anchors: TrustAnchors) -> dict[int, str]:
-    """``{id(anchor): problem}`` for the anchors that certpolicy refuses, worked
-    out once per trust store (the objects live as long as the store)."""
-    key = "certpolicy.chain.bad-anchors"
+def trust_anchor_problem(
+    anchor: x509.Certificate, profile: ValidationProfile = "webpki", eku: bool = True
+) -> tuple[Rule, str] | None:
+    """The first ``"trust anchor"`` rule of :data:`PATH_RULES` that ``anchor``
+    breaks under ``profile``, with what is wrong, or ``None``."""
+    for rule in rules_for("trust anchor", False, profile, eku):
+        problem = rule.problem(anchor)
+        if problem is not None:
+            return rule, problem
+    return None
+
+
+def refused_anchors(
+    anchors: TrustAnchors, profile: ValidationProfile = "webpki", eku: bool = True
+) -> dict[int, tuple[Rule | None, str]]:
+    """``{id(anchor): (rule, problem)}`` for the trust anchors that certpolicy
+    refuses under ``profile``, worked out once per trust store and profile
+    (the objects live as long as the store). ``rule`` is ``None`` for an
+    anchor whose extensions cannot be read."""
+    key = ("certpolicy.chain.bad-anchors", profile, eku)
     found = anchors.extras.get(key)
     if isinstance(found, dict):
         return found
-    bad: dict[int, str] = {}
+    bad: dict[int, tuple[Rule | None, str]] = {}
     for anchor in anchors.certificates:
+        refusal: tuple[Rule | None, str] | None
         try:
-            problem = trust_anchor_problem(anchor)
+            refusal = trust_anchor_problem(anchor, profile, eku)
         except (ValueError, x509.DuplicateExtension) as e:
-            problem = f"unreadable extension ({e})"
-        if problem is not None:
-            bad[id(anchor)] = problem
+            refusal = (None, f"unreadable extension ({e})")
+        if refusal is not None:
+            bad[id(anchor)] = refusal
     with EXTRAS_LOCK:
         anchors.extras.setdefault(key, bad)
     return bad

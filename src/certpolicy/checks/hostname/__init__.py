@@ -38,7 +38,9 @@ from typing import Any, Literal
 from cryptography import x509
 
 from ...errors import HostnameMismatch, MalformedInput, PolicyConfigError
-from ...names import InvalidName, parse_ip
+from ...names import InvalidName, normalize_dns_name, parse_ip
+from ...policy import VALIDATION_PROFILES, ValidationProfile
+from ...publicsuffix import is_public_suffix
 from ..base import CheckContext, CheckResult
 from .match import (
     CnFallback,
@@ -238,6 +240,7 @@ class HostnameCheck:
         cn_fallback: CnFallback | None = None,
         *,
         invalid_san: InvalidSanHandling = "skip",
+        profile: ValidationProfile | None = None,
     ) -> None:
         if cn_fallback is not None and cn_fallback not in _CN_FALLBACK_VALUES:
             raise PolicyConfigError(
@@ -249,11 +252,19 @@ class HostnameCheck:
                 f"invalid value {invalid_san!r}; expected 'skip' or 'reject'",
                 field="invalid_san",
             )
+        if profile is not None and profile not in VALIDATION_PROFILES:
+            raise PolicyConfigError(
+                f"invalid value {profile!r}; expected 'webpki' or 'rfc5280'", field="profile"
+            )
         self.cn_fallback: CnFallback | None = cn_fallback
         self.invalid_san: InvalidSanHandling = invalid_san
+        self.profile: ValidationProfile | None = profile
 
     def __repr__(self) -> str:
-        return f"HostnameCheck(cn_fallback={self.cn_fallback!r}, invalid_san={self.invalid_san!r})"
+        return (
+            f"HostnameCheck(cn_fallback={self.cn_fallback!r}, invalid_san={self.invalid_san!r}, "
+            f"profile={self.profile!r})"
+        )
 
     def check(
         self,
@@ -262,6 +273,7 @@ class HostnameCheck:
         *,
         cn_fallback: CnFallback | None = None,
         issuers: Sequence[x509.Certificate] = (),
+        profile: ValidationProfile | None = None,
     ) -> CheckResult:
         """Check that ``cert`` names ``host``.
 
@@ -275,6 +287,11 @@ class HostnameCheck:
                 A name taken from the subject CN (legacy fallback) must satisfy
                 their dNSName name constraints (RFC 5280 §4.2.1.10), as a dNSName
                 SAN must; path validation never checks the CN against them.
+            profile: the validation profile (overrides the instance's; when
+                both are ``None``, ``"webpki"``). Under ``"webpki"`` a wildcard
+                directly under a public suffix (``*.co.uk``,
+                ``*.s3.amazonaws.com``: the Public Suffix List,
+                :mod:`certpolicy.publicsuffix`) never matches (CA/B BR 3.2.2.6).
 
         Returns:
             a :class:`~certpolicy.checks.CheckResult` with ``outcome="ok"``, a
@@ -294,6 +311,7 @@ class HostnameCheck:
                 subjectAltName entry is invalid (``details["skipped"]``).
         """
         mode: CnFallback = cn_fallback or self.cn_fallback or "never"
+        webpki = (profile or self.profile or "webpki") == "webpki"
         as_text = host.decode("utf-8", "replace") if isinstance(host, bytes) else host
         if not isinstance(cert, x509.Certificate):
             raise MalformedInput(
@@ -315,7 +333,7 @@ class HostnameCheck:
             ) from None
         if isinstance(reference, DNSReference) and self.invalid_san == "skip":
             hit = _fast_dns_san_match(cert, reference.hostname)
-            if hit is not None:
+            if hit is not None and not (webpki and _under_public_suffix(hit)):
                 return CheckResult(
                     check=self.name,
                     outcome="ok",
@@ -345,8 +363,23 @@ class HostnameCheck:
                     "presented": presented.describe(),
                 },
             )
-        found = match_reference(presented, reference, cn_fallback=mode)
+        found = match_reference(
+            presented, reference, cn_fallback=mode, wildcard_allowed=_not_public_suffix if webpki else None
+        )
         if found is None:
+            refused = match_reference(presented, reference, cn_fallback=mode) if webpki else None
+            if refused is not None:
+                value = refused.presented.split(":", 1)[1]
+                raise HostnameMismatch(
+                    f"{str(reference)!r} matches {refused.presented!r} only through a wildcard "
+                    f"directly under the public suffix {value.rstrip('.')[2:].lower()!r}, which the Web "
+                    "PKI never accepts (CA/B BR 3.2.2.6; Public Suffix List) [webpki profile]",
+                    check=self.name,
+                    outcome="mismatch",
+                    certificate=cert,
+                    host=as_text,
+                    details={"presented": presented.describe(with_cn=mode == "legacy"), "profile": "webpki"},
+                )
             err = _mismatch(presented, reference, mode, cert)
             raise err.with_context(host=as_text)
         if found.via == "cn":
@@ -414,7 +447,25 @@ class HostnameCheck:
             )
         mode: CnFallback = self.cn_fallback or ctx.policy.cn_fallback
         issuers = (ctx.verified_path or list(ctx.chain))[1:]
+        profile = self.profile or ctx.policy.validation_profile
         try:
-            return self.check(leaf, host, cn_fallback=mode, issuers=issuers)
+            return self.check(leaf, host, cn_fallback=mode, issuers=issuers, profile=profile)
         except (HostnameMismatch, MalformedInput) as e:
             raise e.with_context(policy=policy_name, host=host) from None
+
+
+def _not_public_suffix(suffix: str) -> bool:
+    """``wildcard_allowed`` of the Web PKI profile: ``*.suffix`` may match
+    unless ``suffix`` is a public suffix."""
+    return not is_public_suffix(suffix)
+
+
+def _under_public_suffix(presented: str) -> bool:
+    """Whether a presented dNSName is a wildcard directly under a public suffix."""
+    if not presented.startswith("*."):
+        return False
+    try:
+        suffix = normalize_dns_name(presented[2:])
+    except InvalidName:
+        return True  # not for the fast path to decide
+    return is_public_suffix(suffix)

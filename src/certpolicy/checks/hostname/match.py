@@ -44,6 +44,7 @@ The rules (SPEC "Checks", RFC 9525 §6.3 and §6.4):
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -276,6 +277,7 @@ def match_reference(
     reference: ReferenceIdentity,
     *,
     cn_fallback: CnFallback = "never",
+    wildcard_allowed: Callable[[str], bool] | None = None,
 ) -> Match | None:
     """Find the presented identifier that matches ``reference``.
 
@@ -284,6 +286,10 @@ def match_reference(
         reference: from :func:`parse_reference`.
         cn_fallback: ``"never"`` (RFC 9525) or ``"legacy"`` (RFC 6125 §6.4.4: the
             subject CN, only when there is no dNSName SAN and only for a DNS-ID).
+        wildcard_allowed: ``wildcard_allowed(suffix)`` decides whether a
+            wildcard pattern ``*.suffix`` may match at all (the Web PKI
+            profile refuses one directly under a public suffix); ``None``:
+            every well-formed wildcard may.
 
     Returns:
         the first :class:`Match` in certificate order, or ``None``.
@@ -294,7 +300,7 @@ def match_reference(
                 return Match("san", f"IP:{addr}")
         return None
     for raw, pattern in presented.dns_patterns:
-        if dns_pattern_matches(pattern, reference.hostname):
+        if dns_pattern_matches(pattern, reference.hostname) and _wildcard_ok(pattern, wildcard_allowed):
             return Match("san", f"DNS:{raw}")
     if cn_fallback == "legacy" and _cn_fallback_applies(presented):
         for cn in presented.common_names:
@@ -302,6 +308,10 @@ def match_reference(
                 pattern = _normalize_presented_dns(cn)
             except InvalidName:
                 continue
-            if dns_pattern_matches(pattern, reference.hostname):
+            if dns_pattern_matches(pattern, reference.hostname) and _wildcard_ok(pattern, wildcard_allowed):
                 return Match("cn", f"CN:{cn}")
     return None
+
+
+def _wildcard_ok(pattern: str, wildcard_allowed: Callable[[str], bool] | None) -> bool:
+    return wildcard_allowed is None or not pattern.startswith("*.") or wildcard_allowed(pattern[2:])
