@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
 from .errors import PolicyConfigError
+from .policy_values import ANY_POLICY, policy_oids
+from .policy_values import boolean as _bool
+from .policy_values import check_keys as _check_keys
+from .policy_values import config_error as _err
+from .policy_values import number as _number
+from .policy_values import str_list as _str_list
 from .targets import Target, parse_targets
 
 __all__ = [
+    "ANY_POLICY",
     "VALIDATION_PROFILES",
     "Action",
     "CheckMode",
@@ -319,6 +325,12 @@ class Policy:
             Requirements, as cryptography's Web PKI profile and rustls-webpki
             apply them) or ``"rfc5280"`` (RFC 5280 alone, for private CAs);
             ``None``: the kind's default (:attr:`validation_profile`).
+        certificate_policies: the user-initial-policy-set of RFC 5280
+            §6.1.1(c): certificate policy OIDs (dotted strings) the path must
+            be valid for; default ``(ANY_POLICY,)``, any policy.
+        require_explicit_policy: initial-explicit-policy (RFC 5280
+            §6.1.1(f)): the path must be valid for at least one policy of
+            ``certificate_policies`` (RFC 5280 §6.1.5(g)). Default ``False``.
         revocation: :class:`RevocationSettings`.
         client_identity: :class:`ClientIdentitySpec` or ``None``.
         expires: date after which an override no longer matches (``None``: never).
@@ -338,6 +350,8 @@ class Policy:
     trust: TrustSpec = TrustSpec()
     max_chain_depth: int | None = None
     profile: ValidationProfile | None = None
+    certificate_policies: tuple[str, ...] = (ANY_POLICY,)
+    require_explicit_policy: bool = False
     revocation: RevocationSettings = RevocationSettings()
     client_identity: ClientIdentitySpec | None = None
     expires: _dt.date | None = None
@@ -397,6 +411,8 @@ ROW_KEYS = frozenset(
         "trust",
         "max_chain_depth",
         "profile",
+        "certificate_policies",
+        "require_explicit_policy",
         "revocation",
         "revocation_failure",
         "client_cert",
@@ -439,19 +455,6 @@ def inheritable_keys() -> frozenset[str]:
     return _INHERITABLE
 
 
-def _err(msg: str, field_name: str) -> PolicyConfigError:
-    return PolicyConfigError(msg, field=field_name)
-
-
-def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise _err(
-            f"unknown key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(allowed))}",
-            where,
-        )
-
-
 def parse_mode(value: Any, field_name: str) -> CheckMode:
     """Parse a check mode: ``"enforce" | "audit" | "off"`` or a boolean
     (``true`` = enforce, ``false`` = off)."""
@@ -465,51 +468,6 @@ def parse_mode(value: Any, field_name: str) -> CheckMode:
         except ValueError:
             pass
     raise _err(f"invalid mode {value!r}; expected 'enforce', 'audit', 'off' or a boolean", field_name)
-
-
-#: Upper bounds of numeric settings (a larger value is a configuration
-#: mistake, and NaN or infinity would break every connection later).
-_MAXIMA = {
-    "attempts": 100,
-    "max_bytes": 1 << 30,
-    "max_redirects": 20,
-    "max_chain_depth": 255,
-    "clock_skew": 86400.0,
-    "ocsp_max_age": 366 * 86400.0,
-    "crl_grace": 366 * 86400.0,
-    "refresh_margin": 366 * 86400.0,
-}
-_MAX_SECONDS = 3600.0  # timeouts, backoffs, deadlines
-
-
-def _number(value: Any, field_name: str, *, minimum: float = 0.0, integer: bool = False) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _err(f"expected a number, got {value!r}", field_name)
-    if integer and not isinstance(value, int):
-        raise _err(f"expected a whole number, got {value!r}", field_name)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _err(f"must be a finite number, got {value!r}", field_name)
-    if value < minimum:
-        raise _err(f"must be >= {minimum}, got {value!r}", field_name)
-    key = field_name.rsplit(".", 1)[-1]
-    maximum = _MAXIMA.get(key, _MAX_SECONDS if not integer else None)
-    if maximum is not None and value > maximum:
-        raise _err(f"must be <= {maximum:g}, got {value!r}", field_name)
-    return value
-
-
-def _bool(value: Any, field_name: str) -> bool:
-    if not isinstance(value, bool):
-        raise _err(f"expected true or false, got {value!r}", field_name)
-    return value
-
-
-def _str_list(value: Any, field_name: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise _err(f"expected a string or a list of strings, got {value!r}", field_name)
 
 
 def _parse_limits(value: Any, base: FetchLimits, field_name: str) -> FetchLimits:
@@ -744,6 +702,10 @@ def parse_policy_row(
         if v not in VALIDATION_PROFILES:
             raise _err(f"invalid value {v!r}; expected 'webpki' or 'rfc5280'", "profile")
         kwargs["profile"] = v
+    if "certificate_policies" in merged:
+        kwargs["certificate_policies"] = policy_oids(merged["certificate_policies"], "certificate_policies")
+    if "require_explicit_policy" in merged:
+        kwargs["require_explicit_policy"] = _bool(merged["require_explicit_policy"], "require_explicit_policy")
 
     rev = p.revocation
     if "revocation" in merged:

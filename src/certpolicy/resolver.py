@@ -173,6 +173,9 @@ class Resolution:
         how = f"target {self.matched_target.text!r} ({self.rank_description})" if self.matched_target else self.rank_description
         lines.append(f"policy: {p.name} (kind {p.kind.value}) via {how}")
         lines.append(f"checks: {p.summary()}" + (f", cn_fallback={p.cn_fallback}" if p.hostname.active else ""))
+        if p.chain.active or p.hostname.active:
+            origin = "set by the row" if p.profile is not None else f"the {p.kind.value} kind's default"
+            lines.append(f"validation profile: {p.validation_profile} ({origin})")
         if p.ocsp.active or p.crl.active:
             lines.append(f"revocation: order {p.revocation.order}, scope {p.revocation.scope}")
         if p.expires:
@@ -206,6 +209,7 @@ class Resolution:
             "rank": self.rank_description,
             "checks": {c: self.policy.mode(c).value for c in ("chain", "hostname", "ocsp", "crl")},
             "cn_fallback": self.policy.cn_fallback,
+            "profile": self.policy.validation_profile,
             "expires": self.policy.expires.isoformat() if self.policy.expires else None,
             "reason": self.policy.reason,
             "candidates": [c.to_dict() for c in self.candidates],

@@ -2,10 +2,13 @@
 
 The check parses the chain (:mod:`.parse`), lets the validator chosen by
 :mod:`.verifiers` build and validate a path, recovers from a failure
-(missing intermediates from caIssuers, directoryName name constraints, a
+(missing intermediates from caIssuers; pyhanko-certvalidator for
+directoryName name constraints, names that chain only under RFC 5280 §7.1
+and critical certificate policy extensions, see :mod:`.pkix`; a
 self-signed endpoint certificate that is itself a trust anchor), runs
-certpolicy's rules (:mod:`.rules`) on the path and explains a rejection
-(:mod:`.explain`).
+certpolicy's rules (:mod:`.rules`) on the path, processes its certificate
+policies when RFC 5280 §6.1 can refuse it for them (:mod:`.pkix`) and
+explains a rejection (:mod:`.explain`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,19 @@ from ..._memo import CERTIFICATE_FACTS
 from ...aia import AiaFetcher, AiaResult
 from ...errors import ChainError, MalformedInput, PolicyConfigError
 from ...policy import VALIDATION_PROFILES, Policy, TrustSpec, ValidationProfile
+from ...policy_values import ANY_POLICY, boolean, policy_oids
 from ...trust import TrustAnchors, anchors_fingerprint, trust_anchors
 from ..base import CheckContext, CheckResult
 from .explain import PathData, chain_error, explain_failure, role_of
 from .parse import parse_chain
+from .pkix import (
+    DEFAULT_POLICY_INPUTS,
+    PolicyInputs,
+    names_match_only_when_prepared,
+    needs_policy_processing,
+    policy_inputs,
+    refuses_policy_extension,
+)
 from .rules import (
     Rule,
     eku_problem,
@@ -40,10 +52,15 @@ from .rules import (
 )
 from .verifiers import (
     DN_CONSTRAINT,
+    WHY_DN_CONSTRAINT,
+    WHY_NAME_CHAINING,
+    WHY_POLICY_EXTENSION,
     ServerVerifiers,
     Verify,
     chain_only,
+    is_path_failure,
     pyhanko_path,
+    pyhanko_policies,
     server_subject,
 )
 
@@ -103,9 +120,25 @@ class ChainCheck:
             purpose); ``None`` disables the EKU rule.
         aia_fetcher: the :class:`certpolicy.aia.AiaFetcher` (and its cache) used
             when the trust spec has ``aia_fetch = true``; default: a private one.
+        profile: the validation profile (``"webpki"`` or ``"rfc5280"``);
+            ``None``: the policy's (:meth:`profile_for`).
+        certificate_policies: the user-initial-policy-set of RFC 5280
+            §6.1.1(c) (dotted policy OIDs, ``"anyPolicy"`` for all); ``None``:
+            the policy's ``certificate_policies``, else any policy.
+        require_explicit_policy: initial-explicit-policy (RFC 5280
+            §6.1.1(f)); ``None``: the policy's ``require_explicit_policy``,
+            else ``False``.
 
     Raises:
-        PolicyConfigError: ``max_chain_depth`` out of range.
+        PolicyConfigError: ``max_chain_depth`` out of range, an unknown
+            ``profile``, a ``certificate_policies`` entry that is not a dotted
+            OID, a ``require_explicit_policy`` that is not a boolean.
+
+    Certificate policies (RFC 5280 §6.1.3(d)-(f), §6.1.4, §6.1.5) are
+    processed by pyhanko-certvalidator on the validated path when a
+    certificate below the trust anchor carries policyMappings,
+    policyConstraints or inhibitAnyPolicy, or the inputs are not RFC 5280's
+    defaults; a refusal names the rule (``rfc5280_6_1_5_g_explicit_policy``).
 
     The trust store behind each trust spec is built once and cached (bounded,
     thread-safe, re-read when its files change), and so are the extension
@@ -127,12 +160,22 @@ class ChainCheck:
         eku: x509.ObjectIdentifier | None = ExtendedKeyUsageOID.SERVER_AUTH,
         aia_fetcher: AiaFetcher | None = None,
         profile: ValidationProfile | None = None,
+        certificate_policies: Sequence[str] | str | None = None,
+        require_explicit_policy: bool | None = None,
     ) -> None:
         if profile is not None and profile not in VALIDATION_PROFILES:
             raise PolicyConfigError(
                 f"invalid value {profile!r}; expected 'webpki' or 'rfc5280'", field="profile"
             )
         self.profile: ValidationProfile | None = profile
+        self.certificate_policies: tuple[str, ...] | None = (
+            None if certificate_policies is None else policy_oids(certificate_policies, "certificate_policies")
+        )
+        self.require_explicit_policy: bool | None = (
+            None
+            if require_explicit_policy is None
+            else boolean(require_explicit_policy, "require_explicit_policy")
+        )
         self.trust = trust
         self.anchors: tuple[x509.Certificate, ...] = tuple(anchors)
         self.max_chain_depth = _valid_depth(max_chain_depth)
@@ -148,7 +191,9 @@ class ChainCheck:
     def __repr__(self) -> str:
         return (
             f"ChainCheck(trust={self.trust!r}, anchors=<{len(self.anchors)}>, "
-            f"max_chain_depth={self.max_chain_depth!r}, eku={self.eku!r}, profile={self.profile!r})"
+            f"max_chain_depth={self.max_chain_depth!r}, eku={self.eku!r}, profile={self.profile!r}, "
+            f"certificate_policies={self.certificate_policies!r}, "
+            f"require_explicit_policy={self.require_explicit_policy!r})"
         )
 
     # -- configuration ------------------------------------------------------------
@@ -171,6 +216,27 @@ class ChainCheck:
         if self.profile is not None:
             return self.profile
         return policy.validation_profile if policy is not None else "webpki"
+
+    def policy_inputs_for(self, policy: Policy | None) -> PolicyInputs:
+        """The certificate policy inputs in force (RFC 5280 §6.1.1(c), (f)):
+        the check's own ``certificate_policies`` / ``require_explicit_policy``,
+        else the policy's, else any policy and no explicit policy.
+
+        Args:
+            policy: the policy in force, or ``None``.
+
+        Returns:
+            the :class:`~certpolicy.checks.chain.pkix.PolicyInputs`
+            (:data:`~certpolicy.checks.chain.pkix.DEFAULT_POLICY_INPUTS` for the defaults).
+        """
+        policies = self.certificate_policies
+        explicit = self.require_explicit_policy
+        if policy is not None:
+            policies = policy.certificate_policies if policies is None else policies
+            explicit = policy.require_explicit_policy if explicit is None else explicit
+        if policies is None and explicit is None:
+            return DEFAULT_POLICY_INPUTS
+        return policy_inputs(policies or (ANY_POLICY,), bool(explicit))
 
     def _depth_for(self, policy: Policy | None) -> int:
         if self.max_chain_depth is not None:
@@ -205,7 +271,9 @@ class ChainCheck:
                 lists.
             at: validation time (aware ``datetime``; naive means UTC); default now.
             policy: the policy in force: supplies ``trust`` (when the check has
-                none), ``max_chain_depth`` and the name used in errors.
+                none), ``max_chain_depth``, the validation profile, the
+                certificate policy inputs (``certificate_policies``,
+                ``require_explicit_policy``) and the name used in errors.
             allow_network: ``False``: fetch no missing intermediate, use only
                 cached caIssuers answers (asyncio handshakes).
             deadline: ``time.monotonic()`` value bounding caIssuers fetches.
@@ -219,8 +287,9 @@ class ChainCheck:
                 or a certificate of it has duplicate/unreadable extensions.
             ChainError: no valid path; ``outcome`` is ``"expired"``,
                 ``"not-yet-valid"``, ``"unknown-issuer"``, ``"no-trust-anchors"``
-                or ``"invalid"`` (signature, constraint, profile or key rule);
-                the message names the certificate and the rule.
+                or ``"invalid"`` (signature, constraint, profile or key rule,
+                RFC 5280 certificate policy processing); the message names the
+                certificate and the rule.
         """
         policy_name = policy.name if policy is not None else None
         try:
@@ -236,6 +305,7 @@ class ChainCheck:
                 allow_network=allow_network,
                 deadline=deadline,
                 profile=self.profile_for(policy),
+                inputs=self.policy_inputs_for(policy),
             )
         except (ChainError, MalformedInput) as e:
             raise e.with_context(policy=policy_name, host=host) from None
@@ -335,6 +405,7 @@ class ChainCheck:
         allow_network: bool,
         deadline: float | None,
         profile: ValidationProfile,
+        inputs: PolicyInputs = DEFAULT_POLICY_INPUTS,
     ) -> list[x509.Certificate]:
         leaf = certs[0]
         if anchors.store is None:
@@ -352,12 +423,15 @@ class ChainCheck:
             by_cryptography = True
         except VerificationError as first:
             path, by_cryptography = self._recover(
-                first, verifier, certs, anchors, spec, depth, at, allow_network, deadline
+                first, verifier, certs, anchors, spec, depth, at, allow_network, deadline, inputs, profile
             )
             san_checked = False
         self._post_checks(
             path, at, anchors, profile, san_checked=san_checked, validity=not by_cryptography
         )
+        if by_cryptography and needs_policy_processing(path, inputs):
+            # cryptography processes no certificate policies (RFC 5280 §6.1.3(d)-(f))
+            pyhanko_policies(path, at, inputs, profile)
         return path
 
     def _recover(
@@ -371,10 +445,14 @@ class ChainCheck:
         at: _dt.datetime,
         allow_network: bool,
         deadline: float | None,
+        inputs: PolicyInputs = DEFAULT_POLICY_INPUTS,
+        profile: ValidationProfile = "webpki",
     ) -> tuple[list[x509.Certificate], bool]:
-        """After a failed verification: fetch missing intermediates, try
-        pyhanko for directoryName constraints, accept a pinned self-signed
-        leaf, or explain the failure.
+        """After a failed verification: fetch missing intermediates; let
+        pyhanko-certvalidator build the path for directoryName constraints,
+        a critical certificate policy extension, or names that chain only
+        under RFC 5280 §7.1 (looked for only after cryptography exhausted its
+        candidates); accept a pinned self-signed leaf; or explain the failure.
 
         Returns ``(path, built_by_cryptography)``."""
         leaf, candidates = certs[0], certs[1:]
@@ -393,13 +471,25 @@ class ChainCheck:
                     return verifier(leaf, candidates)[0], True
                 except VerificationError as second:
                     error = second
-        if DN_CONSTRAINT in str(error):
-            return pyhanko_path(leaf, candidates, anchors, depth, at, error, self.eku), False
+        message = str(error)
+        why = (
+            WHY_DN_CONSTRAINT
+            if DN_CONSTRAINT in message
+            else WHY_POLICY_EXTENSION
+            if refuses_policy_extension(message)
+            else WHY_NAME_CHAINING
+            if is_path_failure(error) and names_match_only_when_prepared([leaf, *candidates], anchors)
+            else None
+        )
+        if why is not None:
+            path = pyhanko_path(
+                leaf, candidates, anchors, depth, at, error, self.eku, why=why, inputs=inputs, profile=profile
+            )
+            return path, False
         direct = self._direct_trust(leaf, anchors, at)
         if direct is not None:
             return direct, False
         raise explain_failure(error, certs, anchors, at, aia)
-
 
     def _direct_trust(
         self, leaf: x509.Certificate, anchors: TrustAnchors, at: _dt.datetime

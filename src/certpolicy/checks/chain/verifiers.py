@@ -10,10 +10,16 @@
   hostname check does, with the policy's CN fallback); its end-entity
   extension policy makes the subjectAltName optional and requires the
   policy's extended key usage instead of clientAuth.
-* Chains through a CA whose name constraints use directoryName subtrees,
-  which cryptography refuses as unsupported, are validated by
-  pyhanko-certvalidator (RFC 5280 §4.2.1.10, §6.1.3(b)-(c); :func:`pyhanko_path`),
-  bounded to :data:`PYHANKO_TIMEOUT` seconds, followed by certpolicy's rules.
+* pyhanko-certvalidator builds and validates the path where cryptography
+  cannot (:func:`pyhanko_path`): chains through a CA whose name constraints
+  use directoryName subtrees, which cryptography refuses as unsupported
+  (RFC 5280 §4.2.1.10, §6.1.3(b)-(c)); names that chain only under the
+  comparison rules of RFC 5280 §7.1; a critical certificate policy
+  extension (RFC 5280 §4.2.1.4, §4.2.1.5, §4.2.1.11, §4.2.1.14). It also
+  processes the certificate policies of a path cryptography validated, when
+  :func:`.pkix.needs_policy_processing` says so (:func:`pyhanko_policies`).
+  Each run is bounded to :data:`PYHANKO_TIMEOUT` seconds, and certpolicy's
+  rules follow.
 
 The extension policies (certpolicy's rules as cryptography callbacks) are
 built once per trust store, mode and EKU (:func:`extension_policies`).
@@ -22,13 +28,14 @@ built once per trust store, mode and EKU (:func:`extension_policies`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as _dt
 import functools
 import ipaddress
 import operator
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -41,9 +48,17 @@ from cryptography.x509.verification import (
 )
 
 from ..._memo import CERTIFICATE_FACTS
+from ...errors import ChainError
 from ...names import InvalidName, normalize_dns_name
 from ...trust import TrustAnchors
 from .explain import chain_error, clean_message
+from .pkix import (
+    DEFAULT_POLICY_INPUTS,
+    PolicyInputs,
+    policy_refusal,
+    relevant_anchors,
+    signature_problem,
+)
 from .rules import (
     EXTRAS_LOCK,
     eku_problem,
@@ -60,6 +75,9 @@ __all__ = [
     "DN_CONSTRAINT",
     "PYHANKO_TIMEOUT",
     "STORE_SEEN",
+    "WHY_DN_CONSTRAINT",
+    "WHY_NAME_CHAINING",
+    "WHY_POLICY_EXTENSION",
     "ServerVerifiers",
     "Verify",
     "chain_only",
@@ -67,13 +85,15 @@ __all__ = [
     "extension_policies",
     "is_path_failure",
     "pyhanko_path",
+    "pyhanko_policies",
     "pyhanko_validate",
     "run_bounded",
     "server_subject",
 ]
 
 #: Seconds granted to pyhanko-certvalidator for one chain (directoryName
-#: name constraints only); a slower answer is a rejection.
+#: name constraints, names that chain only under RFC 5280 §7.1, certificate
+#: policy processing); a slower answer is a rejection.
 PYHANKO_TIMEOUT = 0.5
 #: cryptography's message for a CA it cannot validate: pyhanko decides then.
 DN_CONSTRAINT = "unsupported directoryName constraint"
@@ -385,18 +405,26 @@ class ServerVerifiers:
 
 
 # ---------------------------------------------------------------------------
-# pyhanko-certvalidator for directoryName name constraints
+# pyhanko-certvalidator: what cryptography's path validator cannot do
 # ---------------------------------------------------------------------------
 
 #: pyhanko runs in daemon threads (a stuck validation never blocks interpreter
 #: exit); at most this many at once, further chains are refused while they run.
 _PYHANKO_SLOTS = threading.BoundedSemaphore(4)
 
+_T = TypeVar("_T")
 
-def run_bounded(func: Callable[[], list[bytes]], timeout: float) -> list[bytes]:
-    """Run ``func`` in a daemon thread; raise TimeoutError after ``timeout`` s."""
+#: Why pyhanko-certvalidator builds the path (the ``why`` of :func:`pyhanko_path`).
+WHY_DN_CONSTRAINT = "directoryName name constraints"
+WHY_NAME_CHAINING = "issuer names compared as RFC 5280 §7.1 says"
+WHY_POLICY_EXTENSION = "a critical certificate policy extension"
+
+
+def run_bounded(func: Callable[[], _T], timeout: float) -> _T:
+    """Run ``func`` in a daemon thread; raise TimeoutError after ``timeout`` s,
+    or at once when :data:`_PYHANKO_SLOTS` validations are running already."""
     if not _PYHANKO_SLOTS.acquire(blocking=False):
-        raise TimeoutError("too many directoryName-constrained validations are running")
+        raise TimeoutError("too many pyhanko-certvalidator validations are running")
     outcome: dict[str, Any] = {}
     done = threading.Event()
 
@@ -414,8 +442,45 @@ def run_bounded(func: Callable[[], list[bytes]], timeout: float) -> list[bytes]:
         raise TimeoutError(f"took longer than {timeout} s")
     if "error" in outcome:
         raise outcome["error"]
-    value: list[bytes] = outcome["value"]
+    value: _T = outcome["value"]
     return value
+
+
+def _asn1(cert: x509.Certificate) -> Any:
+    from asn1crypto import x509 as asn1_x509
+
+    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+
+
+def _trust_anchor(cert: x509.Certificate) -> Any:
+    """A pyhanko trust anchor for ``cert`` with the constraints cryptography
+    takes from a trust anchor certificate (name constraints, pathLenConstraint,
+    validity) but not its certificatePolicies: the certificate policy inputs
+    are the policy's (RFC 5280 §6.1.1(c)-(f)), not the anchor's."""
+    from pyhanko_certvalidator.authority import CertTrustAnchor, derive_quals_from_cert
+    from pyhanko_certvalidator.policy_decl import PKIXValidationParams
+
+    der = _asn1(cert)
+    quals = derive_quals_from_cert(der)
+    params = quals.standard_parameters
+    if params is not None:
+        params = PKIXValidationParams(
+            initial_permitted_subtrees=params.initial_permitted_subtrees,
+            initial_excluded_subtrees=params.initial_excluded_subtrees,
+        )
+    return CertTrustAnchor(der, quals=dataclasses.replace(quals, standard_parameters=params))
+
+
+def _context(trust_roots: Sequence[Any], at: _dt.datetime) -> Any:
+    from pyhanko_certvalidator import ValidationContext
+
+    return ValidationContext(
+        trust_roots=list(trust_roots),
+        moment=at,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        weak_hash_algos={"md2", "md5", "sha1"},
+    )
 
 
 def pyhanko_validate(
@@ -423,28 +488,30 @@ def pyhanko_validate(
     intermediates: Sequence[x509.Certificate],
     anchors: Sequence[x509.Certificate],
     at: _dt.datetime,
+    inputs: PolicyInputs = DEFAULT_POLICY_INPUTS,
 ) -> list[bytes]:
-    """Run pyhanko's RFC 5280 path validation; return the path's DER, leaf first."""
-    from asn1crypto import x509 as ax
-    from pyhanko_certvalidator import CertificateValidator, ValidationContext
-    from pyhanko_certvalidator.authority import CertTrustAnchor
+    """Build and validate a path with pyhanko-certvalidator (RFC 5280 §6.1,
+    names compared as §7.1 says, certificate policies processed with
+    ``inputs``); return the path's DER, leaf first."""
+    from pyhanko_certvalidator import CertificateValidator
 
-    def der(c: x509.Certificate) -> Any:
-        return ax.Certificate.load(c.public_bytes(Encoding.DER))
-
-    context = ValidationContext(
-        trust_roots=[CertTrustAnchor(der(a), derive_default_quals_from_cert=True) for a in anchors],
-        moment=at,
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        weak_hash_algos={"md2", "md5", "sha1"},
-    )
     validator = CertificateValidator(
-        der(leaf), intermediate_certs=[der(c) for c in intermediates], validation_context=context
+        _asn1(leaf),
+        intermediate_certs=[_asn1(c) for c in intermediates],
+        validation_context=_context([_trust_anchor(a) for a in anchors], at),
+        pkix_params=inputs.pkix_params(),
     )
     path = asyncio.run(validator.async_validate_path())
     certs = [c.dump() for c in path.iter_certs(include_root=True)]
     return certs[::-1]
+
+
+def _refused(reason: str, cert: x509.Certificate, rule: str, profile: str | None) -> ChainError:
+    """A refusal by an RFC 5280 rule, named as check.py names certpolicy's
+    own (``[rfc5280 profile: rfc5280_6_1_5_g_explicit_policy]``)."""
+    if profile is None:
+        return chain_error(f"{reason} [rule: {rule}]", cert, rule=rule)
+    return chain_error(f"{reason} [{profile} profile: {rule}]", cert, profile=profile, rule=rule)
 
 
 def pyhanko_path(
@@ -455,35 +522,63 @@ def pyhanko_path(
     at: _dt.datetime,
     error: VerificationError,
     eku: x509.ObjectIdentifier | None,
+    *,
+    why: str = WHY_DN_CONSTRAINT,
+    inputs: PolicyInputs = DEFAULT_POLICY_INPUTS,
+    profile: str | None = None,
 ) -> list[x509.Certificate]:
-    """Validate with pyhanko-certvalidator (directoryName name constraints)."""
+    """Validate with pyhanko-certvalidator where cryptography cannot, then
+    apply the rules cryptography's path builder would have applied (EKU,
+    end-entity profile, key identifiers of the CAs, maximum depth, signature
+    and key algorithms); the caller applies certpolicy's path rules.
+
+    Args:
+        leaf: the endpoint certificate.
+        candidates: the other presented (and fetched) certificates.
+        anchors: the trust anchors.
+        depth: most intermediates on the path (self-issued ones not counted,
+            RFC 5280 §6.1.4(l)).
+        at: the validation time (aware).
+        error: cryptography's refusal (quoted when pyhanko cannot be asked).
+        eku: the extended key usage the path must allow, or ``None``.
+        why: what cryptography could not do (:data:`WHY_DN_CONSTRAINT`,
+            :data:`WHY_NAME_CHAINING`, :data:`WHY_POLICY_EXTENSION`), for messages.
+        inputs: the certificate policy inputs (RFC 5280 §6.1.1(c)-(f)).
+        profile: the validation profile in force, named in refusals.
+
+    Returns:
+        the path, leaf first, trust anchor last.
+
+    Raises:
+        ChainError: no valid path (pyhanko's reason, and the RFC 5280 rule
+            for a certificate policy refusal), more than 16 candidates, a
+            validation that takes longer than :data:`PYHANKO_TIMEOUT`, or a
+            rule above broken.
+    """
     if len(candidates) > 16:
         raise chain_error(
-            f"a CA on the path uses directoryName name constraints, validated by "
-            f"pyhanko-certvalidator only for up to 16 candidate certificates "
-            f"(got {len(candidates)}); cryptography: {clean_message(str(error))}",
+            f"the path needs {why}, validated by pyhanko-certvalidator only for up to 16 candidate "
+            f"certificates (got {len(candidates)}); cryptography: {clean_message(str(error))}",
             leaf,
         )
-    issuers = {c.issuer.public_bytes() for c in (leaf, *candidates)}
-    relevant = [a for a in anchors.certificates if a.subject.public_bytes() in issuers]
+    pool = [leaf, *candidates]
+    relevant = relevant_anchors(pool, anchors)
     try:
-        ders = run_bounded(
-            lambda: pyhanko_validate(leaf, candidates, relevant, at), PYHANKO_TIMEOUT
-        )
+        ders = run_bounded(lambda: pyhanko_validate(leaf, candidates, relevant, at, inputs), PYHANKO_TIMEOUT)
     except TimeoutError as e:
         raise chain_error(
-            f"path validation with directoryName name constraints (pyhanko-certvalidator) "
-            f"refused: {e}",
-            leaf,
+            f"path validation with {why} (pyhanko-certvalidator) refused: {e}", leaf
         ) from None
     except Exception as e:
+        refusal = policy_refusal(str(e), pool, inputs, complete=False)
+        if refusal is not None:
+            raise _refused(f"{refusal[1]}; pyhanko-certvalidator: {e}", leaf, refusal[0], profile) from None
         raise chain_error(
             f"no valid certification path from {subject_text(leaf)!r} to a trust anchor "
-            f"(RFC 5280 §6.1, directoryName name constraints checked by "
-            f"pyhanko-certvalidator): {e}",
+            f"(RFC 5280 §6.1, {why} checked by pyhanko-certvalidator): {e}",
             leaf,
         ) from None
-    by_der = {c.public_bytes(Encoding.DER): c for c in (leaf, *candidates, *anchors.certificates)}
+    by_der = {c.public_bytes(Encoding.DER): c for c in (*pool, *anchors.certificates)}
     path = [by_der[d] for d in ders if d in by_der]
     if len(path) != len(ders) or not path or path[0] != leaf:
         raise chain_error("pyhanko-certvalidator returned an unknown certification path", leaf)
@@ -497,6 +592,12 @@ def pyhanko_path(
     for problem in (eku_problem(leaf, eku), end_entity_profile_problem(leaf)):
         if problem is not None:
             raise chain_error(f"leaf certificate {subject_text(leaf)!r}: {problem}", leaf)
+    for i, cert in enumerate(path[:-1]):
+        problem = signature_problem(cert, path[i + 1])
+        if problem is not None:
+            raise chain_error(
+                f"certificate {subject_text(cert)!r} {problem} (pyhanko-certvalidator path)", cert
+            )
     # certpolicy's CA rules that cryptography's path builder would have
     # applied through the extension policy (pyhanko knows none of them)
     for ca in path[1:-1]:
@@ -512,3 +613,54 @@ def pyhanko_path(
         if problem is not None:
             raise chain_error(f"intermediate certificate {subject_text(ca)!r}: {problem}", ca)
     return path
+
+
+def _validate_fixed_path(path: Sequence[x509.Certificate], at: _dt.datetime, inputs: PolicyInputs) -> None:
+    from pyhanko_certvalidator.path import ValidationPath
+    from pyhanko_certvalidator.validate import async_validate_path
+
+    anchor = _trust_anchor(path[-1])
+    context = _context([anchor], at)
+    fixed = ValidationPath(
+        anchor,
+        interm=[_asn1(c) for c in reversed(path[1:-1])],
+        leaf=_asn1(path[0]),
+    )
+    asyncio.run(async_validate_path(context, fixed, parameters=inputs.pkix_params()))
+
+
+def pyhanko_policies(
+    path: Sequence[x509.Certificate], at: _dt.datetime, inputs: PolicyInputs, profile: str | None = None
+) -> None:
+    """RFC 5280 certificate policy processing (§6.1.3(d)-(f), §6.1.4(a)-(b),
+    (h)-(j), §6.1.5(a)-(b), (g); self-issued certificates not counted) of a
+    path cryptography validated, by pyhanko-certvalidator's validation of
+    exactly that path, bounded to :data:`PYHANKO_TIMEOUT` seconds.
+
+    Args:
+        path: the validated path, leaf first, trust anchor last.
+        at: the validation time (aware).
+        inputs: the certificate policy inputs (RFC 5280 §6.1.1(c)-(f)).
+        profile: the validation profile in force, named in refusals.
+
+    Raises:
+        ChainError: the policy processing refuses the path (the message starts
+            with the RFC 5280 rule, ``details["rule"]`` names it), pyhanko
+            refuses it for another reason, or takes too long (fail closed).
+    """
+    try:
+        run_bounded(lambda: _validate_fixed_path(path, at, inputs), PYHANKO_TIMEOUT)
+    except TimeoutError as e:
+        raise chain_error(
+            f"certificate policy processing (RFC 5280 §6.1, pyhanko-certvalidator) refused: {e}", path[0]
+        ) from None
+    except Exception as e:
+        refusal = policy_refusal(str(e), path, inputs)
+        if refusal is not None:
+            rule, text, cert = refusal
+            raise _refused(f"{text}; pyhanko-certvalidator: {e}", cert, rule, profile) from None
+        raise chain_error(
+            f"certificate policy processing of the path from {subject_text(path[0])!r} "
+            f"(RFC 5280 §6.1, pyhanko-certvalidator) refused it: {e}",
+            path[0],
+        ) from None
