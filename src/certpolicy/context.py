@@ -30,6 +30,12 @@ How it works (the one hard trick, isolated here, as truststore does):
 
 Per-policy client certificates (mTLS) are presented through one child
 context per identity, built once and configured like the parent.
+
+Live policy: :meth:`PolicySSLContext.replace_table` puts a new table in
+force without rebuilding any client. The swap is one attribute assignment
+(the verifier's resolver, an immutable object), so the handshake path takes
+no lock; each connection keeps the resolver in force when it was wrapped,
+so a handshake in flight finishes under the table it started with.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from .peer import PEER, Peer, peer_from_frames, peer_from_socket, proxy_in_frame
 from .policy import Policy
 from .resolver import PolicyResolver, Resolution
 from .table import PolicyTable
+from .tablediff import TableDiff
 
 __all__ = ["PolicySSLContext", "PolicySSLObject", "PolicySSLSocket", "create_ssl_context", "verdict_of"]
 
@@ -134,7 +141,7 @@ class _VerifyingMixin:
                     pass
                 why = "a resumed TLS session presents no certificate chain" if reused else "the server presented no certificate"
                 raise ChainError(f"{why}; refusing (fail closed)", outcome="empty-chain", host=host)
-            verdict = ctx._cp_verify(chain, host, peer, self)
+            verdict = ctx._cp_verify(chain, host, peer, self, getattr(self, "_cp_resolver", None))
         except CertPolicyError:
             self._cp_abort()
             raise
@@ -302,9 +309,15 @@ class PolicySSLContext(ssl.SSLContext):
         self._cp_loaded_locations: set[tuple[Any, ...]] = set()
         self._cp_extra_anchor_pem: list[str] = []
         self._cp_honour_lvl = honour_load_verify_locations
-        self._cp_identity_ctx: dict[str, PolicySSLContext] = {}
+        self._cp_identity_ctx: dict[str, tuple[Policy, PolicySSLContext]] = {}
         self._cp_alpn: list[str] | None = None
-        self._cp_identity_loader: Callable[[Policy, ssl.SSLContext], bool] | None = None
+        self._cp_identities: Mapping[str, Any] = {}
+        self._cp_identity_owner: dict[str, Policy] = {}
+        self._cp_client_identities = False
+        self._cp_passphrase_callback: Callable[[str], str | bytes] | None = None
+        self._cp_swap_lock = threading.Lock()
+        self._cp_version = 0
+        self._cp_listeners: list[Callable[[], Any]] = []
 
     # -- reported verification state ------------------------------------------
 
@@ -382,7 +395,7 @@ class PolicySSLContext(ssl.SSLContext):
         protocols = list(alpn_protocols)
         self._cp_alpn = protocols
         super().set_alpn_protocols(protocols)
-        for child in list(self._cp_identity_ctx.values()):
+        for _policy, child in list(self._cp_identity_ctx.values()):
             child.set_alpn_protocols(protocols)
 
     # -- wrapping --------------------------------------------------------------
@@ -399,7 +412,8 @@ class PolicySSLContext(ssl.SSLContext):
         if server_side:
             raise ValueError("certpolicy contexts are client-side only")
         host = _normalize_server_hostname(server_hostname)
-        target = self._cp_target_context(host, sock)
+        resolver = self._cp_live_resolver()
+        target = self._cp_target_context(host, sock, resolver=resolver)
         # session=: resumed sessions carry no chain; never resume (fail-closed design).
         wrapped = target.sslsocket_class._create(  # type: ignore[attr-defined]
             sock=sock,
@@ -411,6 +425,7 @@ class PolicySSLContext(ssl.SSLContext):
             session=None,
         )
         wrapped._cp_host = host
+        wrapped._cp_resolver = resolver
         peer = PEER.get()
         if peer is None and proxy_in_frames(2):
             peer = Peer(None, None, "proxy", proxied=True)
@@ -447,53 +462,147 @@ class PolicySSLContext(ssl.SSLContext):
             raise ValueError("certpolicy contexts are client-side only")
         host = _normalize_server_hostname(server_hostname)
         peer = PEER.get() or peer_from_frames(2)
-        target = self._cp_target_context(host, None, peer)
+        resolver = self._cp_live_resolver()
+        target = self._cp_target_context(host, None, peer, resolver=resolver)
         obj = target.sslobject_class._create(  # type: ignore[attr-defined]
             incoming, outgoing, server_side=False, server_hostname=host, session=None, context=target
         )
         obj._cp_host = host
+        obj._cp_resolver = resolver
         if peer is not None:
             obj._cp_peer = peer
         return obj  # type: ignore[no-any-return]
 
-    def _cp_target_context(self, host: str | None, sock: socket.socket | None, peer: Peer | None = None) -> PolicySSLContext:
+    def _cp_live_resolver(self) -> PolicyResolver | None:
+        verifier = self._cp_verifier
+        return verifier.resolver if verifier is not None else None
+
+    def _cp_target_context(
+        self, host: str | None, sock: socket.socket | None, peer: Peer | None = None, *, resolver: PolicyResolver | None = None
+    ) -> PolicySSLContext:
         """The context whose client identity fits the connection's policy."""
-        if self._cp_identity_loader is None or self._cp_verifier is None or host is None:
+        identities = self._cp_identities
+        if not identities or resolver is None or host is None:
             return self
         if peer is None and sock is not None:
             peer = PEER.get() or peer_from_socket(sock)
-        res = self._cp_verifier.resolver.resolve(host, peer_ip=peer.ip if peer and not peer.proxied else None, port=peer.port if peer else None)
+        res = resolver.resolve(host, peer_ip=peer.ip if peer and not peer.proxied else None, port=peer.port if peer else None)
         policy = res.policy
-        if policy.client_identity is None:
+        identity = identities.get(policy.name)
+        if policy.client_identity is None or identity is None:
             return self
-        with self._cp_lock:
-            child = self._cp_identity_ctx.get(policy.name)
-        if child is not None:
-            return child
+        children = self._cp_identity_ctx
+        found = children.get(policy.name)
+        if found is not None and found[0] is policy:
+            return found[1]
         child = PolicySSLContext(verifier=self._cp_verifier, parent=self)
         child.options = self.options
         child.minimum_version = self.minimum_version
         child.maximum_version = self.maximum_version
         if self._cp_alpn:
             child.set_alpn_protocols(self._cp_alpn)
-        self._cp_identity_loader(policy, child)
+        identity.apply(child)
         with self._cp_lock:
-            return self._cp_identity_ctx.setdefault(policy.name, child)
+            if self._cp_identity_ctx is not children:  # the table was replaced meanwhile
+                return child
+            found = children.setdefault(policy.name, (policy, child))
+            if found[0] is not policy:
+                found = children[policy.name] = (policy, child)
+            return found[1]
+
+    # -- live policy -------------------------------------------------------------
+
+    @property
+    def table(self) -> PolicyTable:
+        """The :class:`PolicyTable` in force."""
+        return self.resolver.table
+
+    @property
+    def table_version(self) -> int:
+        """How many times :meth:`replace_table` put a new table in force
+        (``0``: the table the context was built with)."""
+        root = self._cp_parent or self
+        return root._cp_version
+
+    def add_replace_listener(self, callback: Callable[[PolicyTable, TableDiff], None]) -> None:
+        """Call ``callback(new_table, diff)`` after each :meth:`replace_table`
+        that changed something (the integrations drop the pooled connections
+        of changed policies this way). A raising callback is logged and does
+        not undo the swap.
+
+        Args:
+            callback: a callable; held weakly when it is a bound method (an
+                integration's session does not stay alive for it).
+        """
+        import weakref
+
+        root = self._cp_parent or self
+        ref: Callable[[], Any]
+        if hasattr(callback, "__self__") and hasattr(callback, "__func__"):
+            ref = weakref.WeakMethod(callback)
+        else:
+
+            def ref() -> Any:
+                return callback
+
+        with root._cp_lock:
+            root._cp_listeners = [r for r in root._cp_listeners if r() is not None] + [ref]
+
+    def replace_table(self, table: PolicyTable | PolicyResolver) -> TableDiff:
+        """Put ``table`` in force for every connection wrapped from now on.
+
+        The new table is checked first as :func:`create_ssl_context` checks
+        one (trust-anchor and static CRL files readable, client identities
+        loadable); if that fails, the table in force stays and the error is
+        raised. Then one assignment swaps it in: a handshake in flight
+        finishes under the table it started with, the verdicts cached under
+        a changed or removed row are dropped, the client-certificate
+        contexts of changed rows are rebuilt, and the listeners
+        (:meth:`add_replace_listener`, the integrations' pools) drop the
+        pooled connections of changed rows. Rows equal to the rows in force
+        keep their cached verdicts and pooled connections. Thread-safe.
+
+        Args:
+            table: the new :class:`PolicyTable` (or a :class:`PolicyResolver`
+                built on one; its clock is kept).
+
+        Returns:
+            the :class:`~certpolicy.tablediff.TableDiff` between the old and
+            the new table (``changed`` is ``False`` for an equal table, which
+            replaces nothing).
+
+        Raises:
+            PolicyConfigError: a file the new table names cannot be read.
+            ClientCertificateError: a client identity of the new table cannot
+                be loaded.
+        """
+        from .live import swap_table
+
+        return swap_table(self._cp_parent or self, table)
+
+    def _cp_identities_for(self, table: PolicyTable) -> Mapping[str, Any]:
+        from .live import identities_for
+
+        return identities_for(self, table)
 
     # -- verification ------------------------------------------------------------
 
-    def _cp_verify(self, chain: Sequence[bytes], host: str | None, peer: Peer | None, conn: Any) -> Verdict:
+    def _cp_verify(
+        self, chain: Sequence[bytes], host: str | None, peer: Peer | None, conn: Any, resolver: PolicyResolver | None = None
+    ) -> Verdict:
         verifier = self._cp_verifier
         if verifier is None:  # pragma: no cover - a context built by hand
             raise CheckCrashed("PolicySSLContext without a verifier; use certpolicy.create_ssl_context()", host=host)
+        if resolver is None:
+            resolver = verifier.resolver
         ip = peer.ip if peer is not None and not peer.proxied else None
         port = peer.port if peer is not None else None
         url = _url_for(host)
         resolution = None
         if host and url is not None:
-            resolution = verifier.resolver.resolve(url=url, peer_ip=ip, port=port)
+            resolution = resolver.resolve(url=url, peer_ip=ip, port=port)
         elif host:
-            resolution = verifier.resolver.resolve(host, peer_ip=ip, port=port)
+            resolution = resolver.resolve(host, peer_ip=ip, port=port)
         if resolution is None:
             raise HostnameMismatch("no server name was given (server_hostname=None); refusing", outcome="invalid-reference")
         if peer is not None and peer.proxied:
@@ -622,23 +731,9 @@ def create_ssl_context(
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if alpn_protocols:
         ctx.set_alpn_protocols(alpn_protocols)
-    if client_identities and any(p.client_identity for p in resolver.table.policies):
-        from .identity import ClientIdentity
-
-        identities = {
-            p.name: ClientIdentity.load(p.client_identity, passphrase_callback)
-            for p in resolver.table.policies
-            if p.client_identity is not None
-        }
-
-        def load_identity(policy: Policy, target: ssl.SSLContext) -> bool:
-            identity = identities.get(policy.name)
-            if identity is None:
-                return False
-            identity.apply(target)
-            return True
-
-        ctx._cp_identity_loader = load_identity
+    ctx._cp_client_identities = client_identities
+    ctx._cp_passphrase_callback = passphrase_callback
+    ctx._cp_identities = ctx._cp_identities_for(resolver.table)
     return ctx
 
 

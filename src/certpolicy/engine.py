@@ -523,6 +523,24 @@ class Verifier:
         self.checks["chain"] = _ChainWithAnchors((*base, *certs))
         self.clear_cache()
 
+    def replace_resolver(self, resolver: PolicyResolver) -> None:
+        """Put ``resolver`` (and its table) in force for verifications that
+        start from now on (one assignment; a verification in progress keeps
+        the resolution it made). Cached verdicts whose policy object is not
+        a row of the new table are dropped: a row that changed, even to
+        something stricter, never reuses a verdict made under the old row
+        (:func:`certpolicy.tablediff.carry_over` keeps the objects of equal
+        rows, so their verdicts stay).
+
+        Args:
+            resolver: the new :class:`PolicyResolver`.
+        """
+        keep = {id(p) for p in resolver.table.policies}
+        self.resolver = resolver
+        with self._lock:
+            for key in [k for k in self._cache if k[3] not in keep]:
+                del self._cache[key]
+
     def clear_cache(self) -> None:
         """Forget every cached verdict."""
         with self._lock:

@@ -26,7 +26,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .policy import FetchLimits
 
@@ -79,12 +80,14 @@ class FetchTooLarge(FetchError):
 
 @dataclass(frozen=True)
 class FetchResponse:
-    """A successful fetch: final ``url``, ``status``, ``content_type`` and ``body`` bytes."""
+    """A successful fetch: final ``url``, ``status``, ``content_type``,
+    ``body`` bytes and the response ``headers`` (lower-case names)."""
 
     url: str
     status: int
     content_type: str
     body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def _proxy_for(url: urllib.parse.SplitResult) -> str | None:
@@ -108,6 +111,8 @@ def fetch(
     content_type: str | None = None,
     accept: str | None = None,
     deadline: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> FetchResponse:
     """Fetch ``url`` within ``limits``.
 
@@ -121,6 +126,14 @@ def fetch(
         accept: request ``Accept`` header.
         deadline: an absolute ``time.monotonic()`` deadline that further bounds
             the total time (the earlier of the two applies).
+        headers: extra request headers (``If-None-Match``, ``Authorization``);
+            ``Authorization`` is not sent after a redirect to another origin.
+            With ``If-None-Match``, a ``304 Not Modified`` answer is returned
+            (``status`` 304, empty body) instead of raised.
+        ssl_context: the context for ``https`` URLs (default: a verifying
+            stdlib context). A certpolicy context checks the connection under
+            the policy that resolves for the URL (the live-policy sources do
+            this); the re-entrancy guard is then not set.
 
     Returns:
         :class:`FetchResponse`.
@@ -136,11 +149,15 @@ def fetch(
     end = start + limits.total_timeout
     if deadline is not None:
         end = min(end, deadline)
-    token = IN_FETCH.set(True)
+    guarded = ssl_context is None or not hasattr(ssl_context, "replace_table")
+    token = IN_FETCH.set(True) if guarded else None
+    extra = dict(headers or {})
+    origin = _origin(url)
     try:
         current = url
         for _ in range(limits.max_redirects + 1):
-            result = _fetch_once(current, limits, method, body, content_type, accept, end)
+            sent = extra if _origin(current) == origin else {k: v for k, v in extra.items() if k.lower() != "authorization"}
+            result = _fetch_once(current, limits, method, body, content_type, accept, end, sent, ssl_context)
             if isinstance(result, FetchResponse):
                 return result
             current = result  # redirect target
@@ -148,7 +165,16 @@ def fetch(
                 method, body = "GET", None
         raise FetchError(url, f"more than {limits.max_redirects} redirects")
     finally:
-        IN_FETCH.reset(token)
+        if token is not None:
+            IN_FETCH.reset(token)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    try:
+        u = urllib.parse.urlsplit(url)
+        return (u.scheme, (u.hostname or "").lower(), u.port)
+    except ValueError:
+        return ("", url, None)
 
 
 def _remaining(url: str, end: float) -> float:
@@ -166,6 +192,8 @@ def _fetch_once(
     content_type: str | None,
     accept: str | None,
     end: float,
+    extra: Mapping[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> FetchResponse | str:
     try:
         u = urllib.parse.urlsplit(url)
@@ -178,7 +206,7 @@ def _fetch_once(
     proxy = _proxy_for(u)
     conn: http.client.HTTPConnection
     if u.scheme == "https":
-        ctx = ssl.create_default_context()
+        ctx = ssl_context if ssl_context is not None else ssl.create_default_context()
         conn = http.client.HTTPSConnection(u.hostname, port, timeout=connect_timeout, context=ctx)
         path = urllib.parse.urlunsplit(("", "", u.path or "/", u.query, ""))
     elif proxy:
@@ -206,7 +234,7 @@ def _fetch_once(
     watchdog.daemon = True
     watchdog.start()
     try:
-        result = _exchange(conn, url, path, limits, method, body, content_type, accept, end, expired)
+        result = _exchange(conn, url, path, limits, method, body, content_type, accept, end, expired, extra or {})
         if expired.is_set():  # cut short by the watchdog: whatever was read is incomplete
             raise FetchTimeout(url, "total deadline exceeded (the server was too slow)")
         return result
@@ -226,8 +254,9 @@ def _exchange(
     accept: str | None,
     end: float,
     expired: threading.Event,
+    extra: Mapping[str, str],
 ) -> FetchResponse | str:
-    headers = {"User-Agent": _USER_AGENT, "Connection": "close"}
+    headers = {"User-Agent": _USER_AGENT, "Connection": "close", **extra}
     if accept:
         headers["Accept"] = accept
     if body is not None:
@@ -256,6 +285,8 @@ def _exchange(
             if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
                 raise FetchError(url, f"redirect to a non-HTTP URL refused: {target}")
             return target
+        if resp.status == 304 and any(k.lower() == "if-none-match" for k in extra):
+            return FetchResponse(url, 304, resp.getheader("Content-Type") or "", b"", _headers(resp))
         if not 200 <= resp.status < 300:
             raise FetchHTTPStatus(url, resp.status, resp.reason or "")
         length = resp.getheader("Content-Length")
@@ -283,8 +314,12 @@ def _exchange(
                 raise FetchTooLarge(url, f"body exceeds the limit of {limits.max_bytes} bytes")
             chunks.append(chunk)
             _remaining(url, end)
-        return FetchResponse(url, resp.status, resp.getheader("Content-Type") or "", b"".join(chunks))
+        return FetchResponse(url, resp.status, resp.getheader("Content-Type") or "", b"".join(chunks), _headers(resp))
     except FetchError as e:
         if expired.is_set() and not isinstance(e, (FetchTimeout, FetchTooLarge)):
             raise FetchTimeout(url, "total deadline exceeded (the server was too slow)") from None
         raise
+
+
+def _headers(resp: http.client.HTTPResponse) -> dict[str, str]:
+    return {k.lower(): v for k, v in resp.getheaders()}

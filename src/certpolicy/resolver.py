@@ -474,7 +474,7 @@ class PolicyResolver:
             matched_target=winner.target,
             rank=winner.rank,
             matches=tuple(found),
-            warnings=tuple(warnings),
+            warnings=(*warnings, *self.table.notes) if self.table.notes else tuple(warnings),
             host=name,
             peer_ip=peer if peer is not None else host_ip,
             port=port,

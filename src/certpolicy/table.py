@@ -122,6 +122,9 @@ class PolicyTable:
         mid_config: the agent configuration the table was built from (a
             :class:`certpolicy.midconfig.MidConfig`, see :class:`AgentConfig`),
             else ``None``.
+        notes: how the table came to be, shown as warnings of every
+            resolution (``explain``), e.g. instance rows fetched but not
+            applied because ``mid.ssl.use.instance.security.policy`` is false.
     """
 
     instance: Policy
@@ -131,6 +134,7 @@ class PolicyTable:
     source: str = "<dict>"
     warnings: tuple[str, ...] = ()
     mid_config: AgentConfig | None = field(default=None, compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     # -- construction -------------------------------------------------------
 

@@ -25,6 +25,7 @@ request opened a new connection.
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -32,8 +33,10 @@ import httpx
 from ..context import _COLLECTOR, PolicySSLContext, create_ssl_context
 from ..engine import Verdict
 from ..errors import CertPolicyError
+from ..policy import Policy
 from ..resolver import PolicyResolver
 from ..table import PolicyTable
+from ..tablediff import TableDiff
 from ._deferred import deferred_verdict
 from ._url import REQUEST_URL
 
@@ -44,8 +47,119 @@ def _context(policy: PolicySSLContext | PolicyResolver | PolicyTable | None) -> 
     return policy if isinstance(policy, PolicySSLContext) else create_ssl_context(policy)
 
 
+class _Pool:
+    """One inner transport, the policy object it belongs to, and how many
+    requests are using it (a retired pool closes when none is)."""
+
+    __slots__ = ("active", "policy", "retired", "transport")
+
+    def __init__(self, policy: Policy, transport: Any) -> None:
+        self.policy = policy
+        self.transport = transport
+        self.active = 0
+        self.retired = False
+
+
+class _TrackedStream(httpx.SyncByteStream):
+    def __init__(self, inner: Any, done: Callable[[], None]) -> None:
+        self._inner = inner
+        self._done: Callable[[], None] | None = done
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            done, self._done = self._done, None
+            if done is not None:
+                done()
+
+
+class _AsyncTrackedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: Any, done: Callable[[], Awaitable[None]]) -> None:
+        self._inner = inner
+        self._done: Callable[[], Awaitable[None]] | None = done
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            done, self._done = self._done, None
+            if done is not None:
+                await done()
+
+
+class _Pools:
+    """The per-policy pools of one transport, shared by the sync and async
+    twins: routing, retiring the pools of rows a new table changed, and
+    counting the requests (with their response bodies) using each pool."""
+
+    def __init__(self, ctx: PolicySSLContext, factory: Callable[[], Any]) -> None:
+        self.ctx = ctx
+        self._factory = factory
+        self._pools: dict[str, _Pool] = {}
+        self._retired: list[_Pool] = []
+        self._lock = threading.Lock()
+        ctx.add_replace_listener(self._on_replace)
+
+    def acquire(self, request: httpx.Request) -> _Pool:
+        policy = self.ctx.resolver.resolve(url=str(request.url)).policy
+        with self._lock:
+            pool = self._pools.get(policy.name)
+            if pool is None or pool.policy is not policy:
+                if pool is not None:
+                    self._retire(pool)  # verified under a row that changed
+                pool = self._pools[policy.name] = _Pool(policy, self._factory())
+            pool.active += 1
+            return pool
+
+    def release(self, pool: _Pool) -> bool:
+        """Count one request off; ``True`` when the retired pool is now unused."""
+        with self._lock:
+            pool.active -= 1
+            if pool.retired and pool.active == 0 and pool in self._retired:
+                self._retired.remove(pool)
+                return True
+        return False
+
+    def _retire(self, pool: _Pool) -> None:
+        pool.retired = True
+        self._retired.append(pool)
+
+    def _on_replace(self, table: PolicyTable, diff: TableDiff) -> None:
+        current = {id(p) for p in table.policies}
+        with self._lock:
+            for name in [n for n, p in self._pools.items() if id(p.policy) not in current]:
+                self._retire(self._pools.pop(name))
+
+    def idle_retired(self) -> list[_Pool]:
+        """Retired pools no request uses (to be closed now)."""
+        with self._lock:
+            idle = [p for p in self._retired if p.active == 0]
+            for p in idle:
+                self._retired.remove(p)
+        return idle
+
+    def take_all(self) -> list[_Pool]:
+        with self._lock:
+            pools = [*self._pools.values(), *self._retired]
+            self._pools.clear()
+            self._retired.clear()
+        return pools
+
+
 class PolicyTransport(httpx.BaseTransport):
     """A sync httpx transport routing each request to a per-policy pool.
+
+    After :meth:`PolicySSLContext.replace_table`, the pool of a row that
+    changed is retired: no new request uses it, and it is closed once the
+    requests using it (and their response bodies) are done.
 
     Args:
         ctx: the certpolicy context.
@@ -55,35 +169,33 @@ class PolicyTransport(httpx.BaseTransport):
     def __init__(self, ctx: PolicySSLContext, **transport_kwargs: Any) -> None:
         self.ctx = ctx
         self._kwargs = transport_kwargs
-        self._transports: dict[str, httpx.HTTPTransport] = {}
-        self._lock = threading.Lock()
+        self._pools = _Pools(ctx, lambda: httpx.HTTPTransport(verify=self.ctx, **self._kwargs))
 
-    def _for(self, request: httpx.Request) -> httpx.HTTPTransport:
-        res = self.ctx.resolver.resolve(url=str(request.url))
-        with self._lock:
-            t = self._transports.get(res.policy.name)
-            if t is None:
-                t = self._transports[res.policy.name] = httpx.HTTPTransport(verify=self.ctx, **self._kwargs)
-            return t
+    def _release(self, pool: _Pool) -> None:
+        if self._pools.release(pool):
+            pool.transport.close()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        transport = self._for(request)
+        for idle in self._pools.idle_retired():
+            idle.transport.close()
+        pool = self._pools.acquire(request)
         collected: list[Verdict] = []
         t_url, t_col = REQUEST_URL.set(str(request.url)), _COLLECTOR.set(collected)
         try:
-            response = transport.handle_request(request)
+            response: httpx.Response = pool.transport.handle_request(request)
+        except BaseException:
+            self._release(pool)
+            raise
         finally:
             _COLLECTOR.reset(t_col)
             REQUEST_URL.reset(t_url)
+        response.stream = _TrackedStream(response.stream, lambda: self._release(pool))
         response.extensions["certpolicy_verdict"] = collected[-1] if collected else None
         return response
 
     def close(self) -> None:
-        with self._lock:
-            transports = list(self._transports.values())
-            self._transports.clear()
-        for t in transports:
-            t.close()
+        for pool in self._pools.take_all():
+            pool.transport.close()
 
 
 class AsyncPolicyTransport(httpx.AsyncBaseTransport):
@@ -96,22 +208,22 @@ class AsyncPolicyTransport(httpx.AsyncBaseTransport):
     def __init__(self, ctx: PolicySSLContext, **transport_kwargs: Any) -> None:
         self.ctx = ctx
         self._kwargs = transport_kwargs
-        self._transports: dict[str, httpx.AsyncHTTPTransport] = {}
+        self._pools = _Pools(ctx, lambda: httpx.AsyncHTTPTransport(verify=self.ctx, **self._kwargs))
 
-    def _for(self, request: httpx.Request) -> httpx.AsyncHTTPTransport:
-        res = self.ctx.resolver.resolve(url=str(request.url))
-        t = self._transports.get(res.policy.name)
-        if t is None:
-            t = self._transports[res.policy.name] = httpx.AsyncHTTPTransport(verify=self.ctx, **self._kwargs)
-        return t
+    async def _release(self, pool: _Pool) -> None:
+        if self._pools.release(pool):
+            await pool.transport.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        transport = self._for(request)
+        for idle in self._pools.idle_retired():
+            await idle.transport.aclose()
+        pool = self._pools.acquire(request)
+        transport = pool.transport
         collected: list[Verdict] = []
         t_url, t_col = REQUEST_URL.set(str(request.url)), _COLLECTOR.set(collected)
         try:
             try:
-                response = await transport.handle_async_request(request)
+                response: httpx.Response = await transport.handle_async_request(request)
             except httpx.TransportError as e:
                 deferred = deferred_verdict(e)
                 if deferred is None:
@@ -122,17 +234,19 @@ class AsyncPolicyTransport(httpx.AsyncBaseTransport):
                 except CertPolicyError as err:
                     raise httpx.ConnectError(str(err), request=request) from err
                 response = await transport.handle_async_request(request)
+        except BaseException:
+            await self._release(pool)
+            raise
         finally:
             _COLLECTOR.reset(t_col)
             REQUEST_URL.reset(t_url)
+        response.stream = _AsyncTrackedStream(response.stream, lambda: self._release(pool))
         response.extensions["certpolicy_verdict"] = collected[-1] if collected else None
         return response
 
     async def aclose(self) -> None:
-        transports = list(self._transports.values())
-        self._transports.clear()
-        for t in transports:
-            await t.aclose()
+        for pool in self._pools.take_all():
+            await pool.transport.aclose()
 
 
 def client(policy: PolicySSLContext | PolicyResolver | PolicyTable | None = None, **client_kwargs: Any) -> httpx.Client:

@@ -17,6 +17,8 @@ another: the CVE-2024-35195 kind of fault). ``verify=``, ``REQUESTS_CA_BUNDLE``
 and ``CURL_CA_BUNDLE`` cannot switch certpolicy's checks off: the policy table
 decides. ``response.certpolicy_verdict`` holds the connection's verdict when
 a new connection was made (``None`` when a pooled one was reused).
+After :meth:`PolicySSLContext.replace_table` the pools of changed rows,
+and every proxy pool, are dropped.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..engine import Verdict
 from ..peer import PEER, Peer
 from ..resolver import PolicyResolver
 from ..table import PolicyTable
+from ..tablediff import TableDiff
 from ._url import REQUEST_URL
 from .urllib3 import PolicyRouter
 
@@ -65,6 +68,15 @@ class PolicyAdapter(HTTPAdapter):
             maxsize=getattr(self, "_pool_maxsize", 10),
             block=getattr(self, "_pool_block", False),
         )
+        ctx.add_replace_listener(self._on_replace)
+
+    def _on_replace(self, table: PolicyTable, diff: TableDiff) -> None:
+        """Drop the proxy pools (their policy is chosen per request, so any
+        change may concern them); the router drops its own."""
+        managers = list(self.proxy_manager.values())
+        self.proxy_manager.clear()
+        for m in managers:
+            m.clear()
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         pool_kwargs["ssl_context"] = self.certpolicy_context

@@ -14,6 +14,12 @@ resolves the policy from the URL *and* that address, and uses a pool that
 belongs to that (policy, address) pair only; its connections connect to that
 exact address. Behind a proxy the address is unknown and the policy is chosen
 by URL and name (the proxy's address never classifies the target).
+
+After :meth:`PolicySSLContext.replace_table`, the pools of a row that
+changed are dropped (their idle connections closed; a request in flight
+finishes and its connection is closed, not pooled), so a connection
+verified under the old row is never reused; rows that did not change keep
+their pools.
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ from urllib3.util import connection as _u3conn
 
 from ..context import PolicySSLContext
 from ..names import parse_ip
+from ..policy import Policy
 from ..resolver import Resolution
+from ..table import PolicyTable
+from ..tablediff import TableDiff
 from ._url import REQUEST_URL
 
 __all__ = ["PolicyPoolManager", "PolicyRouter"]
@@ -97,8 +106,20 @@ class PolicyRouter:
         self.pin_addresses = pin_addresses
         self.addresses = {k.lower().rstrip("."): v for k, v in (addresses or {}).items()}
         self.pool_kwargs = pool_kwargs
-        self._managers: collections.OrderedDict[tuple[str, str | None], urllib3.PoolManager] = collections.OrderedDict()
+        self._managers: collections.OrderedDict[tuple[str, str | None], tuple[Policy, urllib3.PoolManager]] = (
+            collections.OrderedDict()
+        )
         self._lock = threading.Lock()
+        ctx.add_replace_listener(self._on_replace)
+
+    def _on_replace(self, table: PolicyTable, diff: TableDiff) -> None:
+        """Drop the pool managers of rows that are no longer in force."""
+        current = {id(p) for p in table.policies}
+        with self._lock:
+            stale = [k for k, (policy, _m) in self._managers.items() if id(policy) not in current]
+            dropped = [self._managers.pop(k)[1] for k in stale]
+        for m in dropped:
+            m.clear()
 
     def route(self, url: str, *, proxied: bool = False) -> tuple[urllib3.PoolManager, Resolution]:
         """The pool manager for ``url`` and the resolution it stands for."""
@@ -110,20 +131,26 @@ class PolicyRouter:
             pinned = self.addresses.get(host.lower().rstrip(".")) or _resolve_address(host, port)
         res = self.ctx.resolver.resolve(url=url, peer_ip=pinned if pinned else None)
         key = (res.policy.name, pinned)
+        policy = res.policy
         with self._lock:
-            manager = self._managers.get(key)
-            if manager is not None:
+            entry = self._managers.get(key)
+            if entry is not None and entry[0] is policy:
                 self._managers.move_to_end(key)
-                return manager, res
+                return entry[1], res
         manager = self._new_manager(pinned)
+        dropped: list[urllib3.PoolManager] = []
         with self._lock:
-            existing = self._managers.setdefault(key, manager)
+            entry = self._managers.get(key)
+            if entry is not None and entry[0] is not policy:
+                dropped.append(self._managers.pop(key)[1])  # verified under a row that changed
+            existing = self._managers.setdefault(key, (policy, manager))[1]
             self._managers.move_to_end(key)
             while len(self._managers) > _MAX_MANAGERS:
-                _, old = self._managers.popitem(last=False)
-                old.clear()
+                dropped.append(self._managers.popitem(last=False)[1][1])
         if existing is not manager:
-            manager.clear()
+            dropped.append(manager)
+        for m in dropped:
+            m.clear()
         return existing, res
 
     def _new_manager(self, pinned: str | None) -> urllib3.PoolManager:
@@ -135,7 +162,7 @@ class PolicyRouter:
 
     def clear(self) -> None:
         with self._lock:
-            managers = list(self._managers.values())
+            managers = [m for _p, m in self._managers.values()]
             self._managers.clear()
         for m in managers:
             m.clear()
