@@ -21,7 +21,8 @@ import pytest
 import requests
 
 import certpolicy
-from certpolicy import CertPolicyError, HostnameMismatch
+from _policy_server import PolicyServer, api_row
+from certpolicy import HostnameMismatch
 from certpolicy.integrations.httpx import client as httpx_client
 from certpolicy.integrations.requests import session as requests_session
 from certpolicy.midconfig import PARAM_USE_INSTANCE, MidConfig
@@ -39,8 +40,7 @@ from certpolicy.tablediff import diff_tables
 from certpolicy.testing.pytest_plugin import TestPKI
 from certpolicy.testing.tls_server import LoopbackTLSServer
 
-from _policy_server import PolicyServer, api_row
-
+TOKEN = "s3cret"  # the loopback policy server's test credential
 SAMPLE_CONFIG = Path(__file__).parent / "data" / "mid" / "config.xml"
 
 
@@ -93,7 +93,7 @@ def test_instance_sync_swaps_the_table_under_8_threads_of_requests_and_httpx(
     ctx = certpolicy.create_ssl_context(_bootstrap(pki))
     policy_server.rows = _instance_rows(app_hostname=False)
     source = InstanceSource(
-        policy_server.instance, ctx, headers=auth_header(token="s3cret"), defaults={"trust": pki.trust()}
+        policy_server.instance, ctx, headers=auth_header(token=TOKEN), defaults={"trust": pki.trust()}
     )
     sync = PolicySync(ctx, source)
     first = sync.sync_once()
@@ -219,7 +219,7 @@ def test_a_bad_answer_keeps_the_table_in_force_and_the_next_start_uses_the_last_
 
     def source(c: Any) -> InstanceSource:
         return InstanceSource(
-            policy_server.instance, c, headers=auth_header(token="s3cret"), defaults={"trust": pki.trust()}, limits=limits
+            policy_server.instance, c, headers=auth_header(token=TOKEN), defaults={"trust": pki.trust()}, limits=limits
         )
 
     sync = PolicySync(ctx, source(ctx), last_known_good=lkg)
@@ -281,7 +281,7 @@ def test_instance_rows_apply_and_config_xml_is_written_back_only_when_use_instan
     source = InstanceSource(
         policy_server.instance,
         ctx,
-        headers=auth_header(token="s3cret"),
+        headers=auth_header(token=TOKEN),
         mid_config=mid,
         write_back=True,
         defaults={"trust": pki.trust()},
@@ -340,7 +340,7 @@ def test_replace_table_refuses_a_table_whose_files_are_missing(pki: TestPKI, tmp
     ctx = certpolicy.create_ssl_context(pki.table())
     before = ctx.table
     broken = certpolicy.PolicyTable.from_dict({"defaults": {"trust": {"system": False, "extra": [str(tmp_path / "missing.pem")]}}})
-    with pytest.raises(certpolicy.PolicyConfigError, match="missing.pem"):
+    with pytest.raises(certpolicy.PolicyConfigError, match=r"missing\.pem"):
         ctx.replace_table(broken)
     assert ctx.table is before and ctx.table_version == 0
     assert not ctx.replace_table(pki.table()).changed  # an equal table replaces nothing

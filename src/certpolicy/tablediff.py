@@ -79,15 +79,19 @@ class TableDiff:
         rows: one :class:`RowChange` per added, removed or changed row, in the
             new table's order, removed rows last.
         ranges_changed: whether the intranet address ranges changed.
+        notes: the new table's :attr:`~certpolicy.table.PolicyTable.notes`
+            when they differ from the old table's (else ``()``).
     """
 
     rows: tuple[RowChange, ...] = ()
     ranges_changed: bool = False
+    notes: tuple[str, ...] = ()
+    notes_changed: bool = False
 
     @property
     def changed(self) -> bool:
         """Whether anything changed."""
-        return bool(self.rows) or self.ranges_changed
+        return bool(self.rows) or self.ranges_changed or self.notes_changed
 
     @property
     def names(self) -> frozenset[str]:
@@ -96,11 +100,13 @@ class TableDiff:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form: ``{"changed": bool, "rows": [...]}``."""
-        return {"changed": self.changed, "rows": [r.to_dict() for r in self.rows]}
+        return {"changed": self.changed, "rows": [r.to_dict() for r in self.rows], "notes": list(self.notes)}
 
     def lines(self) -> list[str]:
         """Human-readable lines; ``["no change"]`` when nothing changed."""
         out = [line for r in self.rows for line in r.lines()]
+        if self.notes_changed:
+            out += [f"note: {n}" for n in self.notes] or ["notes cleared"]
         return out or ["no change"]
 
 
@@ -158,7 +164,13 @@ def diff_tables(old: PolicyTable, new: PolicyTable) -> TableDiff:
             rows.append(change)
     names = {p.name for p in new.policies}
     rows.extend(RowChange(p.name, p.kind.value, "removed") for p in old.policies if p.name not in names)
-    return TableDiff(rows=tuple(rows), ranges_changed=old.intranet_ranges != new.intranet_ranges)
+    notes_changed = old.notes != new.notes
+    return TableDiff(
+        rows=tuple(rows),
+        ranges_changed=old.intranet_ranges != new.intranet_ranges,
+        notes=new.notes if notes_changed else (),
+        notes_changed=notes_changed,
+    )
 
 
 def carry_over(old: PolicyTable, new: PolicyTable) -> PolicyTable:

@@ -1,4 +1,4 @@
-"""``certpolicy policy validate FILE``: load a policy table and report problems."""
+"""``certpolicy policy validate FILE`` and ``certpolicy policy diff OLD NEW``: load policy tables, report problems and differences."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import click
 
 from ..errors import ClientCertificateError, PolicyConfigError
 from . import main
-from ._common import EXIT_CONFIG, EXIT_OK, emit_json, json_option, read_table
+from ._common import EXIT_CONFIG, EXIT_FAIL, EXIT_OK, emit_json, json_option, read_table
 
 
 @main.group()
@@ -50,3 +50,26 @@ def validate(file: str, as_json: bool) -> None:
         for w in table.warnings:
             click.echo(f"warning: {w}")
     raise SystemExit(EXIT_OK)
+
+
+@policy.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@json_option
+def diff(old: str, new: str, as_json: bool) -> None:
+    """Print which rows, targets and switches differ between OLD and NEW
+    (TOML, JSON or config.xml). Exit 0 when they are equal, 1 when they
+    differ, 2 when either cannot be loaded."""
+    from ..tablediff import diff_tables
+
+    try:
+        changes = diff_tables(read_table(old), read_table(new))
+    except PolicyConfigError as e:
+        click.echo(f"invalid: {e}", err=True)
+        raise SystemExit(EXIT_CONFIG) from None
+    if as_json:
+        emit_json({"old": old, "new": new, **changes.to_dict()})
+    else:
+        for line in changes.lines():
+            click.echo(line)
+    raise SystemExit(EXIT_FAIL if changes.changed else EXIT_OK)
