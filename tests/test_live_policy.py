@@ -366,3 +366,41 @@ def test_diff_tables_names_rows_targets_and_switches(pki: TestPKI) -> None:
     assert "target added: a2.test" in text and "chain: enforce -> audit" in text
     assert "+ override 'c': added" in text and "- override 'b': removed" in text
     assert diff.to_dict()["changed"] is True
+
+
+# -- asyncio clients ------------------------------------------------------------------------
+
+
+def test_async_clients_do_not_reuse_a_connection_verified_under_a_changed_row(pki: TestPKI, app_server: Any) -> None:
+    """httpx's async transport and aiohttp's connector: after the swap, a
+    request to the same server does not ride on the pooled connection that
+    the old row let through."""
+    import asyncio
+
+    import aiohttp
+
+    from certpolicy.integrations.aiohttp import session as aiohttp_session
+    from certpolicy.integrations.httpx import async_client
+
+    lenient = pki.table({"overrides": [{"name": "app", "targets": ["localhost"], "hostname": "off"}]})
+    strict = pki.table({"overrides": [{"name": "app", "targets": ["localhost"], "hostname": "enforce"}]})
+    url = app_server.url("/", hostname="localhost")
+
+    async def run() -> None:
+        ctx = certpolicy.create_ssl_context(lenient)
+        async with async_client(ctx) as c:
+            assert (await c.get(url)).status_code == 200
+            ctx.replace_table(strict)
+            with pytest.raises(httpx.ConnectError, match="hostname"):
+                await c.get(url)
+        ctx = certpolicy.create_ssl_context(lenient)
+        async with aiohttp_session(ctx) as s:
+            async with s.get(url) as r:
+                assert r.status == 200
+                await r.read()
+            ctx.replace_table(strict)
+            with pytest.raises(aiohttp.ClientError):
+                async with s.get(url) as r:
+                    await r.read()
+
+    asyncio.run(run())
