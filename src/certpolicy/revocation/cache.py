@@ -51,6 +51,20 @@ Bounds: ``memory_entries`` entries and ``memory_bytes`` bytes in memory (least
 recently used evicted first); ``disk_entries`` files on disk (oldest
 modification time removed first).
 
+Shared store (a fleet): with ``shared=`` (a :class:`SharedStore`, such as
+:class:`certpolicy.revocation.redis_store.RedisStore`), a miss in memory and
+on disk is looked up in the shared store, and every load is written there
+too. What comes back from the shared store is never trusted: it must decode
+as a cache record for the same key, and then pass the caller's ``verify``
+(the CRL and OCSP layers check the signature, issuer and freshness exactly
+as for a fresh download); a record that fails is logged, deleted from the
+store and replaced by a fresh load. :meth:`RevocationCache.get_or_load` then
+single-flights across the fleet: one process takes the store's lock (a
+lease shorter than the fetch timeout, renewed while it loads) and loads;
+the others wait up to ``shared_wait`` seconds for its result and then load
+themselves. Any store error or timeout degrades to the local cache and
+direct loading, never to "no data".
+
 Platform notes: on POSIX the cross-process lock is ``fcntl.flock`` on
 ``<digest>.lock`` next to the data file; on Windows ``msvcrt.locking`` on the
 first byte of that file; on a platform with neither, only the in-process
@@ -74,13 +88,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from .lockfile import fsync_dir as _fsync_dir
+from .lockfile import lock_file as _lock_file
+from .lockfile import unlock_file as _unlock_file
 
 __all__ = [
     "CacheEntry",
     "CacheTimeout",
     "Loaded",
     "RevocationCache",
+    "SharedStore",
     "default_cache_dir",
 ]
 
@@ -170,6 +189,49 @@ class Loaded:
 Loader = Callable[[CacheEntry | None], "Loaded | CacheEntry"]
 
 
+class SharedLease(Protocol):
+    """A held fleet-wide lock (:meth:`SharedStore.acquire`)."""
+
+    def release(self) -> None:
+        """Give the lock back."""
+        ...
+
+
+class SharedStore(Protocol):
+    """A store shared by many processes (the fleet's revocation cache).
+
+    Every method is bounded in time and never raises: a failure is a miss
+    (``None`` / ``False``). Records are opaque bytes (certpolicy's cache
+    record of one entry); keys are cache keys, which the store hashes.
+    """
+
+    def get(self, key: str) -> bytes | None:
+        """The record of ``key``, or ``None``."""
+        ...
+
+    def put(self, key: str, record: bytes, *, ttl: float) -> bool:
+        """Store ``record`` for about ``ttl`` seconds; ``True`` when stored."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        ...
+
+    def acquire(self, key: str, lease: float) -> SharedLease | None:
+        """Take the fleet-wide lock of ``key`` for ``lease`` seconds (renewed
+        while held), or ``None`` when another process holds it."""
+        ...
+
+    def locked(self, key: str) -> bool:
+        """Whether another process holds the lock of ``key``."""
+        ...
+
+
+#: ``verify(entry) -> bool``: whether an entry read from the shared store may
+#: be used (signature, issuer and freshness checked as for a download).
+Verify = Callable[[CacheEntry], bool]
+
+
 class CacheTimeout(TimeoutError):
     """Waiting for another thread's load of the same key took longer than allowed."""
 
@@ -197,6 +259,11 @@ class RevocationCache:
             loading without it.
         flight_timeout: seconds a thread waits for another thread's load of the
             same key before giving up with :class:`CacheTimeout`.
+        shared: a :class:`SharedStore` shared by the fleet, or ``None``.
+        shared_wait: seconds to wait for another process's load through the
+            shared store before loading here (default 10).
+        shared_lease: seconds of the shared lock's lease, renewed while
+            loading (default 5; shorter than any fetch timeout).
 
     See the module docstring for the full contract.
     """
@@ -210,6 +277,9 @@ class RevocationCache:
         disk_entries: int = 1024,
         lock_timeout: float = 30.0,
         flight_timeout: float = 120.0,
+        shared: SharedStore | None = None,
+        shared_wait: float = 10.0,
+        shared_lease: float = 5.0,
     ) -> None:
         if memory_entries < 1 or memory_bytes < 1 or disk_entries < 1:
             raise ValueError("cache bounds must be positive")
@@ -219,6 +289,9 @@ class RevocationCache:
         self.disk_entries = disk_entries
         self.lock_timeout = lock_timeout
         self.flight_timeout = flight_timeout
+        self.shared = shared
+        self.shared_wait = shared_wait
+        self.shared_lease = shared_lease
         self._lock = threading.Lock()
         self._mem: collections.OrderedDict[str, CacheEntry] = collections.OrderedDict()
         self._mem_size = 0
@@ -226,12 +299,19 @@ class RevocationCache:
         self.stats: collections.Counter[str] = collections.Counter()
 
     def __repr__(self) -> str:
-        return f"RevocationCache(directory={str(self.directory) if self.directory else None!r}, entries={len(self._mem)})"
+        shared = f", shared={self.shared!r}" if self.shared is not None else ""
+        return f"RevocationCache(directory={str(self.directory) if self.directory else None!r}, entries={len(self._mem)}{shared})"
 
     # -- lookups -------------------------------------------------------------
 
-    def get(self, key: str) -> CacheEntry | None:
-        """Return the entry for ``key`` (memory first, then disk), or ``None``.
+    def get(self, key: str, *, verify: Verify | None = None) -> CacheEntry | None:
+        """Return the entry for ``key`` (memory first, then disk, then the
+        shared store), or ``None``.
+
+        Args:
+            key: cache key.
+            verify: applied to an entry from the shared store (see
+                :data:`Verify`); without it, shared entries are not used here.
 
         Never raises for I/O or corrupt files (a corrupt file is deleted).
         """
@@ -242,6 +322,10 @@ class RevocationCache:
                 self.stats["memory_hits"] += 1
                 return entry
         entry = self._read_disk(key)
+        if entry is None and verify is not None:
+            entry = self._from_shared(key, verify)
+            if entry is not None:
+                return entry
         if entry is None:
             with self._lock:
                 self.stats["misses"] += 1
@@ -322,8 +406,10 @@ class RevocationCache:
         *,
         accept: Callable[[CacheEntry], bool] | None = None,
         timeout: float | None = None,
+        verify: Verify | None = None,
     ) -> CacheEntry:
-        """Return an acceptable entry for ``key``, loading it at most once.
+        """Return an acceptable entry for ``key``, loading it at most once
+        per process (and, with a shared store and ``verify``, once per fleet).
 
         Args:
             key: cache key.
@@ -336,6 +422,8 @@ class RevocationCache:
                 without loading. Default: not expired at the wall clock.
             timeout: seconds to wait for another thread's load (default
                 ``flight_timeout``).
+            verify: applied to entries from the shared store (:data:`Verify`);
+                without it the shared store is not used for this key.
 
         Returns:
             the :class:`CacheEntry`.
@@ -345,7 +433,7 @@ class RevocationCache:
             Exception: whatever ``loader`` raised.
         """
         ok = accept or _not_expired
-        entry = self.get(key)
+        entry = self.get(key, verify=verify)
         if entry is not None and _safe_accept(ok, entry):
             return entry
         with self._lock:
@@ -362,7 +450,7 @@ class RevocationCache:
             assert flight.result is not None
             return flight.result
         try:
-            result = self._lead(key, loader, ok, entry)
+            result = self._lead(key, loader, ok, entry, verify)
             flight.result = result
             return result
         except BaseException as e:
@@ -379,6 +467,7 @@ class RevocationCache:
         loader: Loader,
         ok: Callable[[CacheEntry], bool],
         entry: CacheEntry | None,
+        verify: Verify | None = None,
     ) -> CacheEntry:
         with self._lock:
             mem = self._mem.get(key)
@@ -394,11 +483,97 @@ class RevocationCache:
                     return disk
                 if entry is None or disk.stored > entry.stored:
                     entry = disk
-            self.stats["loads"] += 1
-            result = loader(entry)
-            if isinstance(result, CacheEntry):
-                return result
-            return self.put(key, result.data, expires=result.expires, metadata=result.metadata)
+            if self.shared is None or verify is None:
+                return self._load(key, loader, entry, share=False)
+            return self._lead_fleet(key, loader, ok, entry, verify)
+
+    def _load(self, key: str, loader: Loader, entry: CacheEntry | None, *, share: bool) -> CacheEntry:
+        self.stats["loads"] += 1
+        result = loader(entry)
+        if isinstance(result, CacheEntry):
+            return result
+        stored = self.put(key, result.data, expires=result.expires, metadata=result.metadata)
+        if share:
+            self._to_shared(stored)
+        return stored
+
+    # -- the shared store ------------------------------------------------------
+
+    def _lead_fleet(
+        self, key: str, loader: Loader, ok: Callable[[CacheEntry], bool], entry: CacheEntry | None, verify: Verify
+    ) -> CacheEntry:
+        """One load per fleet: the shared entry if acceptable; else the
+        holder of the shared lock loads, the others wait (bounded) for it."""
+        store = self.shared
+        assert store is not None
+        found = self._from_shared(key, verify)
+        if found is not None and _safe_accept(ok, found):
+            return found
+        lease = store.acquire(key, self.shared_lease)
+        if lease is None:
+            deadline = time.monotonic() + self.shared_wait
+            while time.monotonic() < deadline and store.locked(key):
+                time.sleep(0.05)
+                found = self._from_shared(key, verify)
+                if found is not None and _safe_accept(ok, found):
+                    self.stats["shared_waits"] += 1
+                    return found
+            found = self._from_shared(key, verify)
+            if found is not None and _safe_accept(ok, found):
+                return found
+            return self._load(key, loader, found or entry, share=True)
+        try:
+            found = self._from_shared(key, verify)  # loaded by another process just before
+            if found is not None and _safe_accept(ok, found):
+                return found
+            return self._load(key, loader, found or entry, share=True)
+        finally:
+            lease.release()
+
+    def _from_shared(self, key: str, verify: Verify) -> CacheEntry | None:
+        """The shared store's entry for ``key``, decoded and verified, kept
+        in memory and on disk; ``None`` (and the record deleted) otherwise."""
+        store = self.shared
+        if store is None:
+            return None
+        record = store.get(key)
+        if record is None:
+            return None
+        try:
+            entry = _decode(record, key)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            self._poisoned(key, f"undecodable record ({e})")
+            return None
+        entry = CacheEntry(entry.key, entry.data, entry.expires, entry.stored, entry.metadata, entry.sha256, "shared")
+        try:
+            good = bool(verify(entry))
+        except Exception as e:  # a verifier bug: the record is not used
+            good = False
+            log.debug("revocation cache: verify raised %s", e, exc_info=True)
+        if not good:
+            self._poisoned(key, "it did not verify (signature, issuer or freshness)")
+            return None
+        with self._lock:
+            self.stats["shared_hits"] += 1
+            self._remember(entry)
+        self._write_disk(entry)
+        return entry
+
+    def _poisoned(self, key: str, why: str) -> None:
+        log.warning(
+            "revocation cache: ignoring the shared store's entry for %r: %s; fetching afresh", key, why,
+            extra={"event": "shared-cache-rejected", "cache_key": key},
+        )
+        with self._lock:
+            self.stats["shared_rejected"] += 1
+        if self.shared is not None:
+            self.shared.delete(key)
+
+    def _to_shared(self, entry: CacheEntry) -> None:
+        if self.shared is None:
+            return
+        ttl = (entry.expires - _utcnow()).total_seconds() if entry.expires is not None else 86400.0
+        self.shared.put(entry.key, _encode(entry), ttl=max(ttl, 60.0))
 
     # -- memory --------------------------------------------------------------
 
@@ -578,75 +753,3 @@ def _decode(raw: bytes, key: str) -> CacheEntry:
         sha256=digest,
         origin="disk",
     )
-
-
-def _fsync_dir(directory: Path) -> None:
-    if sys.platform == "win32":  # pragma: no cover - directories cannot be opened
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse
-        pass
-    finally:
-        os.close(fd)
-
-
-# -- cross-process file locks, chosen once at import ------------------------
-
-_lock_file: Callable[[int, float], bool] | None
-_unlock_file: Callable[[int], None] | None
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    try:
-        import msvcrt
-
-        def _win_lock(fd: int, timeout: float) -> bool:
-            end = time.monotonic() + timeout
-            while True:
-                try:
-                    os.lseek(fd, 0, os.SEEK_SET)
-                    msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-                    return True
-                except OSError:
-                    if time.monotonic() >= end:
-                        return False
-                    time.sleep(0.05)
-
-        def _win_unlock(fd: int) -> None:
-            with contextlib.suppress(OSError):
-                os.lseek(fd, 0, os.SEEK_SET)
-                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-        _lock_file, _unlock_file = _win_lock, _win_unlock
-    except ImportError:
-        _lock_file = _unlock_file = None
-else:
-    try:
-        import fcntl
-
-        def _posix_lock(fd: int, timeout: float) -> bool:
-            end = time.monotonic() + timeout
-            delay = 0.005
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return True
-                except BlockingIOError:
-                    if time.monotonic() >= end:
-                        return False
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.1)
-                except OSError:  # pragma: no cover - e.g. NFS without locks
-                    return False
-
-        def _posix_unlock(fd: int) -> None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-
-        _lock_file, _unlock_file = _posix_lock, _posix_unlock
-    except ImportError:  # pragma: no cover
-        _lock_file = _unlock_file = None
