@@ -128,7 +128,7 @@ class PolicyServer:
 def api_row(name: str, kind: str, target: str, *, chain: bool = True, hostname: bool = True, order: int = 100) -> dict[str, str]:
     """One Table API row, values as strings."""
     return {
-        "sys_id": hashlib.sha1(name.encode()).hexdigest(),
+        "sys_id": hashlib.sha256(name.encode()).hexdigest()[:32],
         "name": name,
         "type": kind,
         "target": target,

@@ -39,6 +39,7 @@ from .pkix import (
     needs_policy_processing,
     policy_inputs,
     refuses_policy_extension,
+    self_issued_ca,
 )
 from .rules import (
     Rule,
@@ -51,10 +52,14 @@ from .rules import (
     validity_problem,
 )
 from .verifiers import (
+    CA_LEAF_REFUSALS,
     DN_CONSTRAINT,
+    OTHER_CONSTRAINT,
     WHY_DN_CONSTRAINT,
     WHY_NAME_CHAINING,
+    WHY_OTHER_CONSTRAINT,
     WHY_POLICY_EXTENSION,
+    WHY_SELF_ISSUED,
     ServerVerifiers,
     Verify,
     chain_only,
@@ -218,9 +223,10 @@ class ChainCheck:
         return policy.validation_profile if policy is not None else "webpki"
 
     def policy_inputs_for(self, policy: Policy | None) -> PolicyInputs:
-        """The certificate policy inputs in force (RFC 5280 §6.1.1(c), (f)):
+        """The certificate policy inputs in force (RFC 5280 §6.1.1(c), (e)-(g)):
         the check's own ``certificate_policies`` / ``require_explicit_policy``,
-        else the policy's, else any policy and no explicit policy.
+        else the policy's, else any policy and no explicit policy; the
+        policy's ``inhibit_policy_mapping`` and ``inhibit_any_policy``.
 
         Args:
             policy: the policy in force, or ``None``.
@@ -234,9 +240,13 @@ class ChainCheck:
         if policy is not None:
             policies = policy.certificate_policies if policies is None else policies
             explicit = policy.require_explicit_policy if explicit is None else explicit
-        if policies is None and explicit is None:
+        mapping = bool(policy.inhibit_policy_mapping) if policy is not None else False
+        any_policy = bool(policy.inhibit_any_policy) if policy is not None else False
+        if policies is None and explicit is None and not mapping and not any_policy:
             return DEFAULT_POLICY_INPUTS
-        return policy_inputs(policies or (ANY_POLICY,), bool(explicit))
+        if isinstance(policies, list):  # a Policy built in code: hashable for the cache
+            policies = tuple(policies)
+        return policy_inputs(policies or (ANY_POLICY,), bool(explicit), mapping, any_policy)
 
     def _depth_for(self, policy: Policy | None) -> int:
         if self.max_chain_depth is not None:
@@ -283,6 +293,9 @@ class ChainCheck:
             element when the leaf is itself a trust anchor).
 
         Raises:
+            PolicyConfigError: the policy's ``certificate_policies`` (a
+                :class:`~certpolicy.policy.Policy` built in code) holds an
+                entry that is neither a dotted OID nor anyPolicy.
             MalformedInput: the chain cannot be parsed or breaks a size limit,
                 or a certificate of it has duplicate/unreadable extensions.
             ChainError: no valid path; ``outcome`` is ``"expired"``,
@@ -309,6 +322,8 @@ class ChainCheck:
             )
         except (ChainError, MalformedInput) as e:
             raise e.with_context(policy=policy_name, host=host) from None
+        except PolicyConfigError:
+            raise  # the policy's settings, not the chain (certificate_policies built in code)
         except (
             ValueError,
             TypeError,
@@ -449,10 +464,13 @@ class ChainCheck:
         profile: ValidationProfile = "webpki",
     ) -> tuple[list[x509.Certificate], bool]:
         """After a failed verification: fetch missing intermediates; let
-        pyhanko-certvalidator build the path for directoryName constraints,
-        a critical certificate policy extension, or names that chain only
-        under RFC 5280 §7.1 (looked for only after cryptography exhausted its
-        candidates); accept a pinned self-signed leaf; or explain the failure.
+        pyhanko-certvalidator build the path for directoryName or
+        uniformResourceIdentifier constraints, a critical certificate policy
+        extension, names that chain only under RFC 5280 §7.1, or a presented
+        self-issued CA certificate, which cryptography counts towards
+        pathLenConstraint and RFC 5280 §6.1.4(l) does not (the last two
+        looked for only after cryptography exhausted its candidates); accept
+        a pinned self-signed leaf; or explain the failure.
 
         Returns ``(path, built_by_cryptography)``."""
         leaf, candidates = certs[0], certs[1:]
@@ -472,13 +490,25 @@ class ChainCheck:
                 except VerificationError as second:
                     error = second
         message = str(error)
+        if profile == "rfc5280" and any(m in message for m in CA_LEAF_REFUSALS):
+            # RFC 5280 §6.1 lets a CA certificate end the path (PKITS 4.6.8)
+            try:
+                return chain_only(
+                    self.eku, anchors, depth, at.replace(tzinfo=None), leaf, candidates, ca_leaf=True
+                )[0], True
+            except VerificationError as third:
+                error, message = third, str(third)
         why = (
             WHY_DN_CONSTRAINT
             if DN_CONSTRAINT in message
+            else WHY_OTHER_CONSTRAINT
+            if OTHER_CONSTRAINT in message
             else WHY_POLICY_EXTENSION
             if refuses_policy_extension(message)
             else WHY_NAME_CHAINING
             if is_path_failure(error) and names_match_only_when_prepared([leaf, *candidates], anchors)
+            else WHY_SELF_ISSUED
+            if is_path_failure(error) and any(CERTIFICATE_FACTS(c, self_issued_ca) for c in candidates)
             else None
         )
         if why is not None:

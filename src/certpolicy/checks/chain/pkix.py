@@ -14,6 +14,9 @@ terms:
   §7.1 (RFC 4518 string preparation: case folded, inner whitespace folded,
   PrintableString and UTF8String compared as text; asn1crypto's
   ``Name.hashable``) but not byte for byte;
+* :func:`self_issued_ca`: a presented self-issued CA certificate (a key
+  rollover), which cryptography counts towards pathLenConstraint and RFC 5280
+  §6.1.4(l) does not;
 * :func:`refuses_policy_extension`: whether cryptography refused a critical
   certificate policy extension;
 * :func:`needs_policy_processing`: whether a path that cryptography validated
@@ -45,9 +48,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
 from ..._memo import CERTIFICATE_FACTS
-from ...policy_values import ANY_POLICY
+from ...policy_values import ANY_POLICY, policy_oids
 from ...trust import TrustAnchors
-from .rules import EXTRAS_LOCK, subject_text
+from .rules import EXTRAS_LOCK, self_signed, subject_text
 
 __all__ = [
     "DEFAULT_POLICY_INPUTS",
@@ -61,6 +64,7 @@ __all__ = [
     "prepared_name",
     "refuses_policy_extension",
     "relevant_anchors",
+    "self_issued_ca",
     "signature_problem",
 ]
 
@@ -138,20 +142,36 @@ DEFAULT_POLICY_INPUTS = PolicyInputs()
 
 
 @functools.lru_cache(maxsize=256)
-def policy_inputs(initial_policy_set: tuple[str, ...], initial_explicit_policy: bool) -> PolicyInputs:
+def policy_inputs(
+    initial_policy_set: tuple[str, ...],
+    initial_explicit_policy: bool,
+    initial_policy_mapping_inhibit: bool = False,
+    initial_any_policy_inhibit: bool = False,
+) -> PolicyInputs:
     """The :class:`PolicyInputs` of a policy's ``certificate_policies`` and
     ``require_explicit_policy`` settings (:data:`DEFAULT_POLICY_INPUTS` itself
     for the defaults).
 
     Args:
-        initial_policy_set: dotted policy OIDs, as
-            :func:`certpolicy.policy_values.policy_oids` returns them.
+        initial_policy_set: policy OIDs; normalised by
+            :func:`certpolicy.policy_values.policy_oids` (``"anyPolicy"`` is
+            :data:`~certpolicy.policy_values.ANY_POLICY`), so a
+            :class:`~certpolicy.policy.Policy` built in code without the table
+            loader means what the table would.
         initial_explicit_policy: RFC 5280 §6.1.1(f).
+        initial_policy_mapping_inhibit: RFC 5280 §6.1.1(e).
+        initial_any_policy_inhibit: RFC 5280 §6.1.1(g).
 
     Returns:
         the inputs (cached: equal settings give the same object).
+
+    Raises:
+        PolicyConfigError: an entry that is not a dotted OID or anyPolicy.
     """
-    inputs = PolicyInputs(initial_policy_set, initial_explicit_policy)
+    oids = policy_oids(initial_policy_set, "certificate_policies")
+    inputs = PolicyInputs(
+        oids, bool(initial_explicit_policy), bool(initial_policy_mapping_inhibit), bool(initial_any_policy_inhibit)
+    )
     return DEFAULT_POLICY_INPUTS if inputs == DEFAULT_POLICY_INPUTS else inputs
 
 
@@ -168,6 +188,23 @@ def carries_policy_controls(cert: x509.Certificate) -> bool:
         return any(ext.oid.dotted_string in POLICY_CONTROL_OIDS for ext in cert.extensions)
     except Exception:  # unreadable here: let the policy processing decide
         return True
+
+
+def self_issued_ca(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` is a self-issued CA certificate that is not
+    self-signed: issuer and subject the same name (RFC 5280 §6.1, "self-issued"),
+    cA asserted, signed by another key (a CA key rollover, PKITS 4.5). RFC 5280
+    §6.1.4(l) does not count such certificates towards pathLenConstraint;
+    cryptography's path builder does, so pyhanko-certvalidator decides a path
+    through them. Memoise per certificate (``CERTIFICATE_FACTS``)."""
+    try:
+        if cert.subject.public_bytes() != cert.issuer.public_bytes():
+            return False
+        if not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return False
+    except Exception:  # no basicConstraints, or unreadable: not a CA certificate here
+        return False
+    return not self_signed(cert)
 
 
 def needs_policy_processing(path: Sequence[x509.Certificate], inputs: PolicyInputs) -> bool:

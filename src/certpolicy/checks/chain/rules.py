@@ -61,6 +61,7 @@ __all__ = [
     "rfc5280_4_2_1_1_2_ca_key_identifiers",
     "rfc5280_4_2_1_1_anchor_key_identifiers",
     "rfc5280_4_2_1_2_anchor_ski",
+    "rfc5280_4_2_1_3_leaf_key_cert_sign",
     "rfc5280_4_2_1_6_san_criticality",
     "rfc5280_4_2_1_10_name_constraints_critical",
     "rfc5280_4_2_1_12_extended_key_usage",
@@ -597,17 +598,42 @@ def self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
-def end_entity_profile_problem(leaf: x509.Certificate) -> str | None:
-    """The end-entity rules cryptography applies, for paths validated by pyhanko."""
+def end_entity_profile_problem(leaf: x509.Certificate, profile: str | None = None) -> str | None:
+    """The end-entity rules cryptography applies, for paths validated by pyhanko.
+
+    Under ``profile="rfc5280"`` a CA certificate (cA asserted) may be the
+    end of the path (RFC 5280 §6.1 validates the leaf's signature and names,
+    never forbids cA; PKITS 4.6.8); keyCertSign still requires cA (RFC 5280
+    §4.2.1.3)."""
     exts = leaf.extensions
+    is_ca = False
     try:
-        if exts.get_extension_for_class(x509.BasicConstraints).value.ca:
-            return "basicConstraints.cA must not be asserted in an end-entity certificate"
+        is_ca = bool(exts.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         pass
+    if is_ca and profile != "rfc5280":
+        return "basicConstraints.cA must not be asserted in an end-entity certificate"
     try:
-        if exts.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+        if exts.get_extension_for_class(x509.KeyUsage).value.key_cert_sign and not is_ca:
             return "keyUsage must not assert keyCertSign in an end-entity certificate"
     except x509.ExtensionNotFound:
         pass
     return None
+
+
+def rfc5280_4_2_1_3_leaf_key_cert_sign(_policy: Any, cert: x509.Certificate, ku: x509.KeyUsage | None) -> None:
+    """A CA certificate as the end of the path (the ``rfc5280`` profile):
+    its keyUsage may assert keyCertSign only with cA asserted (RFC 5280
+    §4.2.1.3: "If the keyCertSign bit is asserted, then the cA bit in the
+    basic constraints extension MUST also be asserted")."""
+    if ku is None or not ku.key_cert_sign:
+        return
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise ValueError(
+            f"the keyUsage of end-entity certificate {subject_text(cert)!r} asserts keyCertSign "
+            "without basicConstraints cA (RFC 5280 §4.2.1.3)"
+        )

@@ -65,6 +65,7 @@ from .rules import (
     end_entity_profile_problem,
     key_ids_conform,
     rfc5280_4_2_1_1_2_ca_key_identifiers,
+    rfc5280_4_2_1_3_leaf_key_cert_sign,
     rfc5280_4_2_1_12_extended_key_usage,
     rfc5280_6_1_4_n_ca_key_usage,
     subject_text,
@@ -72,12 +73,16 @@ from .rules import (
 )
 
 __all__ = [
+    "CA_LEAF_REFUSALS",
     "DN_CONSTRAINT",
+    "OTHER_CONSTRAINT",
     "PYHANKO_TIMEOUT",
     "STORE_SEEN",
     "WHY_DN_CONSTRAINT",
     "WHY_NAME_CHAINING",
+    "WHY_OTHER_CONSTRAINT",
     "WHY_POLICY_EXTENSION",
+    "WHY_SELF_ISSUED",
     "ServerVerifiers",
     "Verify",
     "chain_only",
@@ -97,6 +102,16 @@ __all__ = [
 PYHANKO_TIMEOUT = 0.5
 #: cryptography's message for a CA it cannot validate: pyhanko decides then.
 DN_CONSTRAINT = "unsupported directoryName constraint"
+#: cryptography's message for the other name constraint forms it does not
+#: support (uniformResourceIdentifier, ...): pyhanko decides then.
+OTHER_CONSTRAINT = "unsupported name constraint"
+#: cryptography's refusals of a CA certificate as the leaf, which RFC 5280
+#: §6.1 allows (the ``rfc5280`` profile retries with :func:`chain_only`,
+#: ``ca_leaf=True``).
+CA_LEAF_REFUSALS = (
+    "basicConstraints.cA must not be asserted in an EE certificate",
+    "EE keyUsage must not assert keyCertSign",
+)
 
 #: ``verify(leaf, candidates) -> (path, checked_by_server_profile)``
 Verify = Callable[[x509.Certificate, list[x509.Certificate]], tuple[list[x509.Certificate], bool]]
@@ -114,7 +129,7 @@ def is_path_failure(error: VerificationError) -> bool:
 
 
 def extension_policies(
-    anchors: TrustAnchors, mode: str, eku: x509.ObjectIdentifier | None
+    anchors: TrustAnchors, mode: str, eku: x509.ObjectIdentifier | None, *, ca_leaf: bool = False
 ) -> tuple[ExtensionPolicy, ExtensionPolicy]:
     """``(ca_policy, ee_policy)`` for one trust store and verifier mode, built
     once and kept on the :class:`TrustAnchors` object.
@@ -127,8 +142,11 @@ def extension_policies(
       (anyExtendedKeyUsage accepted; ``None``: no EKU rule), SAN optional.
 
     Every mode adds certpolicy's keyIdentifier rules for CA certificates.
+    ``ca_leaf`` (the ``rfc5280`` profile, after cryptography refused a CA
+    certificate as the leaf): the leaf may assert cA, and keyCertSign with it
+    (RFC 5280 §4.2.1.3, §6.1; :func:`.rules.rfc5280_4_2_1_3_leaf_key_cert_sign`).
     """
-    key = ("certpolicy.chain", mode, eku.dotted_string if eku is not None else None)
+    key = ("certpolicy.chain", mode, eku.dotted_string if eku is not None else None, ca_leaf)
     cached = anchors.extras.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
@@ -155,6 +173,10 @@ def extension_policies(
         else:
             ee = ee.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
             ca = ca.may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
+    if ca_leaf:
+        ee = ee.may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, None).may_be_present(
+            x509.KeyUsage, Criticality.AGNOSTIC, rfc5280_4_2_1_3_leaf_key_cert_sign
+        )
     with EXTRAS_LOCK:
         anchors.extras.setdefault(key, (ca, ee))
         return anchors.extras[key]  # type: ignore[return-value]
@@ -197,11 +219,14 @@ def chain_only(
     naive_at: _dt.datetime,
     leaf: x509.Certificate,
     others: list[x509.Certificate],
+    *,
+    ca_leaf: bool = False,
 ) -> tuple[list[x509.Certificate], bool]:
     """Path validation by a chain-only ClientVerifier (no name, certpolicy's
-    EKU rule, subjectAltName optional)."""
+    EKU rule, subjectAltName optional); ``ca_leaf``: a CA certificate may be
+    the leaf (see :func:`extension_policies`)."""
     mode = client_mode(leaf, eku)
-    ca_policy, ee_policy = extension_policies(anchors, mode, eku)
+    ca_policy, ee_policy = extension_policies(anchors, mode, eku, ca_leaf=ca_leaf)
     builder = PolicyBuilder().store(anchors.store).time(naive_at).max_chain_depth(depth)  # type: ignore[arg-type]
     client = builder.extension_policies(ca_policy=ca_policy, ee_policy=ee_policy).build_client_verifier()
     return client.verify(leaf, others).chain, False
@@ -418,6 +443,8 @@ _T = TypeVar("_T")
 WHY_DN_CONSTRAINT = "directoryName name constraints"
 WHY_NAME_CHAINING = "issuer names compared as RFC 5280 §7.1 says"
 WHY_POLICY_EXTENSION = "a critical certificate policy extension"
+WHY_OTHER_CONSTRAINT = "name constraints of a form cryptography does not support (uniformResourceIdentifier)"
+WHY_SELF_ISSUED = "self-issued CA certificates, not counted towards pathLenConstraint (RFC 5280 §6.1.4(l))"
 
 
 def run_bounded(func: Callable[[], _T], timeout: float) -> _T:
@@ -542,7 +569,8 @@ def pyhanko_path(
         error: cryptography's refusal (quoted when pyhanko cannot be asked).
         eku: the extended key usage the path must allow, or ``None``.
         why: what cryptography could not do (:data:`WHY_DN_CONSTRAINT`,
-            :data:`WHY_NAME_CHAINING`, :data:`WHY_POLICY_EXTENSION`), for messages.
+            :data:`WHY_OTHER_CONSTRAINT`, :data:`WHY_NAME_CHAINING`,
+            :data:`WHY_POLICY_EXTENSION`, :data:`WHY_SELF_ISSUED`), for messages.
         inputs: the certificate policy inputs (RFC 5280 §6.1.1(c)-(f)).
         profile: the validation profile in force, named in refusals.
 
@@ -589,7 +617,7 @@ def pyhanko_path(
             f"maximum depth of {depth}",
             leaf,
         )
-    for problem in (eku_problem(leaf, eku), end_entity_profile_problem(leaf)):
+    for problem in (eku_problem(leaf, eku), end_entity_profile_problem(leaf, profile)):
         if problem is not None:
             raise chain_error(f"leaf certificate {subject_text(leaf)!r}: {problem}", leaf)
     for i, cert in enumerate(path[:-1]):

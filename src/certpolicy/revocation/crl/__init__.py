@@ -41,34 +41,45 @@ RFC 5280 §5.2.3 requires, or with an unsupported critical extension).
 Modules, in import order (each imports only those before it; none imports
 this package):
 
+* :mod:`.rules`: the RFC 5280 §5 rules on CRL fields and extensions
+  (criticality, version, CRL number, entry extensions);
 * :mod:`.parse`: bytes to CRLs, :class:`ParsedCrl`, static CRL files;
-* :mod:`.scope`: distribution points and issuingDistributionPoint scope;
+* :mod:`.scope`: distribution points, issuingDistributionPoint scope and the
+  reasons a CRL covers (§6.3.3(b), (d));
+* :mod:`.signer`: the CRL issuer's own certification path (§6.3.3(f)),
+  validated by pyhanko-certvalidator;
 * :mod:`.evaluate`: signer authorisation, signature, time window, delta CRLs,
-  the certificate's status;
+  the certificate's status, reasons masks combined over several CRLs;
 * :mod:`.fetch`: :class:`CrlSource`, downloads, cache and background refresh.
 """
 
 from __future__ import annotations
 
-from .evaluate import authorise_crl, evaluate_crl
+from .evaluate import authorise_crl, combine_reasons, evaluate_crl, evaluate_crl_reasons
 from .evaluate import status_for as status_for
 from .evaluate import usable_until as usable_until
 from .fetch import Clock as Clock
 from .fetch import CrlSource
 from .fetch import Fetcher as Fetcher
 from .parse import CrlProblem, ParsedCrl, RevokedInfo, load_crl, load_crl_files, load_crls
-from .scope import DistributionPoints, distribution_points
+from .scope import ALL_REASONS, DistributionPoints, crl_coverage, distribution_points
+from .signer import validate_crl_signer
 
 __all__ = [
+    "ALL_REASONS",
     "CrlProblem",
     "CrlSource",
     "DistributionPoints",
     "ParsedCrl",
     "RevokedInfo",
     "authorise_crl",
+    "combine_reasons",
+    "crl_coverage",
     "distribution_points",
     "evaluate_crl",
+    "evaluate_crl_reasons",
     "load_crl",
     "load_crl_files",
     "load_crls",
+    "validate_crl_signer",
 ]

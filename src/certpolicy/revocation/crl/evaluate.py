@@ -1,11 +1,18 @@
 """CRL evaluation: verify a CRL's signer and signature, and decide a certificate's status (RFC 5280 §6.3.3).
 
 * :func:`authorise_crl` finds the certificate that signed a CRL (the
-  certificate's issuer, a re-keyed issuer of the same name, or an authorised
-  indirect CRL issuer with ``cRLSign``) and verifies the signature.
-* :func:`evaluate_crl` applies the CRL number, scope, delta CRLs (§5.2.4)
-  and the thisUpdate / nextUpdate window with ``clock_skew`` and
-  ``crl_grace``, and returns a :class:`~certpolicy.checks.RevocationStatus`.
+  certificate's issuer, another key of the same name after a re-key or a
+  self-issued key rollover, a separate CRL-signing key, or an authorised
+  indirect CRL issuer), requires ``cRLSign`` and, for a signer off the
+  validated path, its own path to the same trust anchor (§6.3.3(f),
+  :mod:`.signer`), and verifies the signature (§6.3.3(g)).
+* :func:`evaluate_crl_reasons` (and :func:`evaluate_crl`, its status alone)
+  applies the §5 rules (:mod:`.rules`), the CRL number, the scope and the
+  reasons covered (§6.3.3(b), (d)), delta CRLs (§5.2.4) and the thisUpdate /
+  nextUpdate window with ``clock_skew`` and ``crl_grace``, and returns a
+  :class:`~certpolicy.checks.RevocationStatus` with the reasons covered.
+* :func:`combine_reasons` combines the answers of several CRLs: the reasons
+  mask is accumulated until it covers every reason (§6.3.3(d)-(e)).
 * :func:`usable_until` is the last validation time at which a CRL still
   proves good standing.
 
@@ -15,39 +22,21 @@ Pure: no clock, no network.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from ...checks.base import RevocationStatus
 from ...policy import Outcome, RevocationSettings
 from .parse import CrlProblem, ParsedCrl, _der_name
-from .scope import DistributionPoints, _partial_reasons, _scope_problem, distribution_points
+from .scope import ALL_REASONS, DistributionPoints, crl_coverage, distribution_points
+from .signer import crl_sign_allowed, validate_crl_signer
 
-
-def _crl_sign_allowed(cert: x509.Certificate) -> bool:
-    """RFC 5280 §4.2.1.3 / §6.3.3(f): when keyUsage is present, cRLSign must be set."""
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return True
-    except ValueError:
-        return False
-    return bool(ku.crl_sign)
-
-
-def _valid_at(cert: x509.Certificate, at: _dt.datetime, skew: _dt.timedelta) -> bool:
-    return cert.not_valid_before_utc - skew <= at <= cert.not_valid_after_utc + skew
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
+#: Vouches for a CRL signer that is not on the validated path (RFC 5280
+#: §6.3.3(f)): raises :class:`CrlProblem` when it may not sign the CRL.
+SignerCheck = Callable[[x509.Certificate], None]
 
 
 def _name_text(name: x509.Name) -> str:
@@ -67,26 +56,33 @@ def authorise_crl(
     candidates: Sequence[x509.Certificate] = (),
     above: Sequence[x509.Certificate] = (),
     clock_skew: float = 900.0,
+    signer_check: SignerCheck | None = None,
 ) -> x509.Certificate:
-    """Find the certificate that signed ``crl`` for ``cert`` and verify the signature.
+    """Find the certificate that signed ``crl`` for ``cert`` and verify the signature (RFC 5280 §6.3.3(f), (g)).
 
-    A direct CRL (its issuer is ``cert``'s issuer) must be signed by ``issuer``
-    (or by another certificate with that name, e.g. after a key rollover,
-    issued by a certificate in ``above``) and ``issuer`` must allow
-    ``cRLSign``. An indirect CRL (issuingDistributionPoint ``indirectCRL``) is
-    accepted only when ``cert``'s distribution point names its issuer in
-    cRLIssuer, and is verified with a certificate from ``candidates`` with
-    that subject, valid at ``at``, allowed ``cRLSign`` and issued by
-    ``issuer`` or a certificate in ``above`` (RFC 5280 §6.3.3(f): the CRL
-    issuer chains to the same trust anchor).
+    A direct CRL (its issuer is ``cert``'s issuer) is signed by ``issuer``,
+    which must then allow ``cRLSign``, or by another certificate with that
+    name (a separate CRL-signing key, or the CA's other key after a
+    self-issued key rollover). An indirect CRL (issuingDistributionPoint
+    ``indirectCRL``) is accepted only when ``cert``'s distribution point
+    names its issuer in cRLIssuer. A signer that is not ``issuer`` nor a
+    certificate of ``above`` must have its own valid certification path to
+    the same trust anchor (the last certificate of ``above``) and allow
+    ``cRLSign``: :func:`~.signer.validate_crl_signer`, or ``signer_check``
+    when given (which :class:`~.fetch.CrlSource` uses to add the signer's
+    revocation check).
 
     Args:
         crl, cert, issuer: the CRL, the certificate, and its issuer.
         at: validation time (UTC).
         dps: ``cert``'s distribution points (default: read from ``cert``).
-        candidates: other certificates that may have signed the CRL.
-        above: ``issuer`` and the certificates above it on the path.
-        clock_skew: seconds of tolerance on candidate validity.
+        candidates: other certificates that may have signed the CRL, and the
+            pool the signer's path is built from.
+        above: ``issuer`` and the certificates above it on the validated
+            path, ending with its trust anchor.
+        clock_skew: seconds of tolerance on validity periods.
+        signer_check: vouches for a signer off the path; raises
+            :class:`CrlProblem`.
 
     Returns:
         the signing certificate.
@@ -94,27 +90,43 @@ def authorise_crl(
     Raises:
         CrlProblem: ``unauthorised-signer`` or ``bad-signature``.
     """
-    skew = _dt.timedelta(seconds=clock_skew)
     above = list(above) or [issuer]
+    anchor = above[-1]
+
+    def vouch(cand: x509.Certificate) -> None:
+        if cand in above:
+            if not crl_sign_allowed(cand):
+                raise CrlProblem(
+                    Outcome.UNAUTHORISED_SIGNER,
+                    f"the CRL issuer {_name_text(cand.subject)} has a keyUsage without cRLSign (RFC 5280 §4.2.1.3)",
+                )
+            return
+        if signer_check is not None:
+            signer_check(cand)
+        else:
+            validate_crl_signer(cand, anchor=anchor, pool=candidates, at=at, clock_skew=clock_skew)
+
     cert_issuer = cert.issuer
     if crl.issuer_der == _der_name(cert_issuer):
-        if not _crl_sign_allowed(issuer):
+        if crl.signature_valid(issuer):
+            vouch(issuer)
+            return issuer
+        refusals: list[CrlProblem] = []
+        for cand in candidates:
+            if _der_name(cand.subject) == crl.issuer_der and cand != issuer and crl.signature_valid(cand):
+                try:
+                    vouch(cand)
+                except CrlProblem as e:
+                    refusals.append(e)
+                    continue
+                return cand
+        if refusals:
+            raise refusals[0]
+        if not crl_sign_allowed(issuer):
             raise CrlProblem(
                 Outcome.UNAUTHORISED_SIGNER,
                 f"the CRL issuer {_name_text(issuer.subject)} has a keyUsage without cRLSign (RFC 5280 §4.2.1.3)",
             )
-        if crl.signature_valid(issuer):
-            return issuer
-        for cand in candidates:
-            if (
-                cand.subject == crl.issuer
-                and cand != issuer
-                and _valid_at(cand, at, skew)
-                and _crl_sign_allowed(cand)
-                and any(_issued_by(cand, a) for a in above)
-                and crl.signature_valid(cand)
-            ):
-                return cand
         raise CrlProblem(
             Outcome.BAD_SIGNATURE,
             f"the CRL signature does not verify with the key of its issuer {_name_text(issuer.subject)}",
@@ -134,26 +146,23 @@ def authorise_crl(
         )
     reasons = []
     for cand in candidates:
-        if cand.subject != crl.issuer:
+        if _der_name(cand.subject) != crl.issuer_der:
             continue
-        if not _valid_at(cand, at, skew):
-            reasons.append("its certificate is not valid at the validation time")
+        if not crl.signature_valid(cand):
+            reasons.append("the signature does not verify with its key")
             continue
-        if not any(_issued_by(cand, a) for a in above):
-            reasons.append("its certificate was not issued by a certificate of the path")
+        try:
+            vouch(cand)
+        except CrlProblem as e:
+            reasons.append(e.detail)
             continue
-        if not _crl_sign_allowed(cand):
-            reasons.append("its certificate has a keyUsage without cRLSign")
-            continue
-        if crl.signature_valid(cand):
-            return cand
-        reasons.append("the signature does not verify with its key")
+        return cand
     if reasons and all(r.startswith("the signature") for r in reasons):
         raise CrlProblem(Outcome.BAD_SIGNATURE, f"indirect CRL of {_name_text(crl.issuer)}: {reasons[0]}")
     raise CrlProblem(
         Outcome.UNAUTHORISED_SIGNER,
         f"indirect CRL issuer {_name_text(crl.issuer)} could not be authorised: "
-        + ("; ".join(sorted(set(reasons))) if reasons else "its certificate is not available"),
+        + ("; ".join(sorted({r for r in reasons if not r.startswith("the signature")})) if reasons else "its certificate is not available"),
     )
 
 
@@ -184,65 +193,120 @@ def evaluate_crl(
     above: Sequence[x509.Certificate] = (),
     deltas: Sequence[ParsedCrl] = (),
     url: str | None = None,
+    signer_check: SignerCheck | None = None,
 ) -> RevocationStatus:
     """Decide ``cert``'s status from ``crl`` (and applicable ``deltas``) at ``at``.
 
-    Pure: no clock, no network. Follows RFC 5280 §6.3.3: the signer is
-    authorised and the signature verified (:func:`authorise_crl`); a listed
-    serial is ``revoked`` whatever the CRL's age (a stale or not-yet-valid CRL
-    still proves revocation, BR-18; revocation is permanent, §3.3); a CRL
-    without CRLNumber is ``malformed`` (§5.2.3); a CRL whose scope does not
-    cover the certificate is ``no-revocation-info``; a partial CRL (only some
-    reasons) that does not list the serial is ``unknown``; a CRL past
-    nextUpdate + ``clock_skew`` + ``crl_grace``, or whose thisUpdate is later
-    than ``at`` + ``clock_skew``, is ``stale``; otherwise ``good``. A CRL
-    without nextUpdate is treated as valid for ``ocsp_max_age`` after its
-    thisUpdate (the same rule as OCSP responses without nextUpdate).
-
-    Delta CRLs (§5.2.4) are applied when issued by the same issuer with the
-    same signer, with ``BaseCRLNumber <= number < delta number``: an entry
-    with reason ``removeFromCRL`` lifts a ``certificateHold`` of the base CRL,
-    any other entry revokes. Good standing still requires the complete CRL
-    to be within its own validity window.
+    The status part of :func:`evaluate_crl_reasons`, which documents the rules.
 
     Returns:
         :class:`~certpolicy.checks.RevocationStatus` (``source="crl"``).
     """
+    return evaluate_crl_reasons(
+        crl, cert, issuer, at=at, settings=settings, dps=dps, candidates=candidates, above=above,
+        deltas=deltas, url=url, signer_check=signer_check,
+    )[0]
+
+
+def evaluate_crl_reasons(
+    crl: ParsedCrl,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    at: _dt.datetime,
+    settings: RevocationSettings,
+    dps: DistributionPoints | None = None,
+    candidates: Sequence[x509.Certificate] = (),
+    above: Sequence[x509.Certificate] = (),
+    deltas: Sequence[ParsedCrl] = (),
+    url: str | None = None,
+    signer_check: SignerCheck | None = None,
+) -> tuple[RevocationStatus, frozenset[x509.ReasonFlags]]:
+    """Decide ``cert``'s status from ``crl`` (and ``deltas``), and the reasons it covers (RFC 5280 §6.3.3).
+
+    Pure: no clock, no network. In order:
+
+    * the signer is authorised and the signature verified
+      (:func:`authorise_crl`, §6.3.3(f)-(g));
+    * a CRL that breaks an RFC 5280 §5 rule (:mod:`.rules`: an unknown or
+      mis-marked critical extension, a wrong version, ...) is not used:
+      ``malformed``;
+    * a delta CRL is not a complete CRL: ``no-revocation-info``;
+    * the scope (§6.3.3(b), (d)): a CRL that serves none of the
+      certificate's distribution points (nor the implied one) or whose
+      user / CA / attribute flags exclude it is ``no-revocation-info``;
+    * delta CRLs (§5.2.4, §6.3.3(c), (h), (i), (k)) with the same issuer,
+      signer and issuingDistributionPoint and ``BaseCRLNumber <= number <
+      delta number`` are applied, the newest first: an entry revokes, and an
+      entry with reason ``removeFromCRL`` lifts the complete CRL's entry
+      (``certificateHold``) when the delta is within its own validity
+      window. A delta that is otherwise applicable but breaks a §5 rule makes
+      the answer ``malformed`` (fail closed: it may hold a revocation);
+    * a listed serial is ``revoked`` whatever the CRL's age (BR-18; §3.3);
+    * a CRL without cRLNumber is ``malformed`` (§5.2.3);
+    * outside thisUpdate - ``clock_skew`` .. nextUpdate + ``clock_skew`` +
+      ``crl_grace`` (thisUpdate + ``ocsp_max_age`` without nextUpdate): ``stale``;
+    * a CRL that covers only some reasons (onlySomeReasons, or the
+      distribution point's reasons) is ``unknown`` alone; its reasons are
+      returned so that the caller can combine several CRLs (§6.3.3(d)-(e))
+      until all reasons are covered;
+    * otherwise ``good``.
+
+    Returns:
+        ``(status, reasons)``: ``reasons`` is the set of reasons for which
+        this CRL shows good standing (all of
+        :data:`~.scope.ALL_REASONS` for ``good``, some for a partial CRL's
+        ``unknown``), empty for every other outcome.
+    """
+    none: frozenset[x509.ReasonFlags] = frozenset()
     where = url or crl.source
     dps = dps if dps is not None else distribution_points(cert)
     try:
         signer = authorise_crl(
             crl, cert, issuer, at=at, dps=dps, candidates=candidates, above=above,
-            clock_skew=settings.clock_skew,
+            clock_skew=settings.clock_skew, signer_check=signer_check,
         )
     except CrlProblem as e:
-        return _status(e.outcome, f"CRL from {where}: {e.detail}", crl, url)
+        return _status(e.outcome, f"CRL from {where}: {e.detail}", crl, url), none
     if crl.problems:
-        return _status(Outcome.MALFORMED, f"CRL from {where} cannot be used: {'; '.join(crl.problems)}", crl, url)
+        return _status(Outcome.MALFORMED, f"CRL from {where} cannot be used: {'; '.join(crl.problems)}", crl, url), none
     if crl.is_delta:
         return _status(
             Outcome.NO_REVOCATION_INFO,
             f"{where} serves a delta CRL (base CRL number {crl.delta_base}); the complete CRL is needed",
             crl,
             url,
-        )
-    scope = _scope_problem(crl, cert, dps)
+        ), none
+    covered, scope = crl_coverage(crl, cert, dps)
     if scope is not None:
-        return _status(Outcome.NO_REVOCATION_INFO, f"CRL from {where} does not apply: {scope}", crl, url)
+        return _status(Outcome.NO_REVOCATION_INFO, f"CRL from {where} does not apply: {scope}", crl, url), none
 
     serial = cert.serial_number
+    skew = _dt.timedelta(seconds=settings.clock_skew)
+    used_delta: ParsedCrl | None = None
     try:
         entry = crl.lookup(serial, cert.issuer)
-        used_delta: ParsedCrl | None = None
         for delta in sorted(deltas, key=lambda d: d.number or 0, reverse=True):
-            if _delta_applies(delta, crl, signer):
-                used_delta = delta
-                d_entry = delta.lookup(serial, cert.issuer)
-                if d_entry is not None:
-                    entry = None if d_entry.reason == x509.ReasonFlags.remove_from_crl.value else d_entry
-                break
+            if not _delta_applies(delta, crl, signer):
+                continue
+            if delta.problems:
+                return _status(
+                    Outcome.MALFORMED,
+                    f"CRL from {where}: its delta CRL from {delta.source} (number {delta.number}) cannot be used: "
+                    + "; ".join(delta.problems),
+                    crl,
+                    url,
+                ), none
+            used_delta = delta
+            d_entry = delta.lookup(serial, cert.issuer)
+            if d_entry is not None:
+                if d_entry.reason != x509.ReasonFlags.remove_from_crl.value:
+                    entry = d_entry
+                elif delta.this_update <= at + skew and at <= usable_until(delta, settings):
+                    entry = None  # §6.3.3(k): removeFromCRL lifts the hold
+            break
     except CrlProblem as e:
-        return _status(e.outcome, f"CRL from {where}: {e.detail}", crl, url)
+        return _status(e.outcome, f"CRL from {where}: {e.detail}", crl, url), none
 
     number_text = f"number {crl.number}" if crl.number is not None else "without CRL number"
     if used_delta is not None:
@@ -257,15 +321,14 @@ def evaluate_crl(
             url,
             revocation_time=entry.revocation_date,
             revocation_reason=entry.reason,
-        )
+        ), none
     if crl.number is None:
         return _status(
             Outcome.MALFORMED,
             f"CRL from {where} lacks the CRLNumber extension that RFC 5280 §5.2.3 requires",
             crl,
             url,
-        )
-    skew = _dt.timedelta(seconds=settings.clock_skew)
+        ), none
     if crl.this_update > at + skew:
         return _status(
             Outcome.STALE,
@@ -273,7 +336,7 @@ def evaluate_crl(
             f"is later than the validation time {at.isoformat()} plus {settings.clock_skew:g} s of clock skew",
             crl,
             url,
-        )
+        ), none
     limit = usable_until(crl, settings)
     if at > limit:
         return _status(
@@ -283,26 +346,27 @@ def evaluate_crl(
             "a stale CRL proves revocation but not good standing",
             crl,
             url,
-        )
-    partial = _partial_reasons(crl, dps)
-    if partial:
-        names = ", ".join(sorted(r.value for r in partial))
+        ), none
+    if covered != ALL_REASONS:
+        names = ", ".join(sorted(r.value for r in covered))
         return _status(
             Outcome.UNKNOWN,
             f"CRL from {where} covers only the reasons {names}; it does not show good standing",
             crl,
             url,
-        )
+        ), covered
     return _status(
         Outcome.GOOD,
         f"serial {serial:#x} is not on the CRL of {_name_text(crl.issuer)} ({number_text}) from {where}",
         crl,
         url,
-    )
+    ), covered
 
 
 def _delta_applies(delta: ParsedCrl, base: ParsedCrl, signer: x509.Certificate) -> bool:
-    if not delta.is_delta or delta.issuer_der != base.issuer_der or delta.problems:
+    """RFC 5280 §5.2.4, §6.3.3(c), (h): same issuer and scope, a base CRL number
+    the complete CRL reaches, a newer CRL number, signed with the same key."""
+    if not delta.is_delta or delta.issuer_der != base.issuer_der:
         return False
     if base.number is None or delta.number is None or delta.delta_base is None:
         return False
@@ -324,6 +388,40 @@ def usable_until(crl: ParsedCrl, settings: RevocationSettings) -> _dt.datetime:
 def _refresh_due(crl: ParsedCrl, settings: RevocationSettings) -> _dt.datetime:
     base = crl.next_update or (crl.this_update + _dt.timedelta(seconds=settings.ocsp_max_age))
     return base - _dt.timedelta(seconds=settings.refresh_margin)
+
+
+def combine_reasons(
+    results: Sequence[tuple[RevocationStatus, frozenset[x509.ReasonFlags]]], cert: x509.Certificate
+) -> RevocationStatus | None:
+    """The definite answer of the CRLs evaluated so far (RFC 5280 §6.3.3), given
+    :func:`evaluate_crl_reasons`' answers for ``cert``:
+    a ``revoked`` one; a ``good`` one; or ``good`` when partial CRLs together
+    cover every reason (the reasons mask reaches all-reasons, §6.3.3(d)-(e),
+    (l)); ``None`` while undetermined."""
+    for st, _ in results:
+        if st.outcome is Outcome.REVOKED:
+            return st
+    for st, _ in results:
+        if st.outcome is Outcome.GOOD:
+            return st
+    parts = [(st, r) for st, r in results if r]
+    if not parts or frozenset().union(*(r for _, r in parts)) < ALL_REASONS:
+        return None
+    ends = [st.next_update for st, _ in parts if st.next_update is not None]
+    soonest = min(ends) if ends else None
+    first = next((st for st, _ in parts if st.next_update == soonest), parts[0][0])
+    shown = "; ".join(
+        f"{st.url or 'a static CRL'} (number {st.crl_number}: {', '.join(sorted(x.value for x in r))})"
+        for st, r in parts
+    )
+    return replace(
+        first,
+        outcome=Outcome.GOOD,
+        detail=f"serial {cert.serial_number:#x} is on none of {len(parts)} CRLs that together cover every "
+        f"reason (RFC 5280 §6.3.3(d)-(e)): {shown}",
+        next_update=soonest,
+    )
+
 
 
 #: Build a CRL :class:`RevocationStatus` (for callers outside this module).

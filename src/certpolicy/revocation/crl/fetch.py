@@ -28,9 +28,19 @@ from ...fetch import FetchError, FetchResponse, FetchTooLarge, fetch
 from ...policy import FetchLimits, Outcome, RevocationSettings
 from ..cache import CacheEntry, CacheTimeout, Loaded, RevocationCache, default_cache_dir
 from ..refresh import BackgroundRefresher, call_with_retry
-from .evaluate import _name_text, _refresh_due, _status, authorise_crl, evaluate_crl, usable_until
+from .evaluate import (
+    SignerCheck,
+    _name_text,
+    _refresh_due,
+    _status,
+    authorise_crl,
+    combine_reasons,
+    evaluate_crl_reasons,
+    usable_until,
+)
 from .parse import CrlProblem, ParsedCrl, _der_name, _http_urls, load_crl, load_crl_files, load_crls
-from .scope import DistributionPoints, distribution_points
+from .scope import ALL_REASONS, DistributionPoints, distribution_points
+from .signer import vouch_for_signer
 
 log = logging.getLogger("certpolicy.revocation.crl")
 #: Structured events (revoked certificates) go to the package logger.
@@ -171,28 +181,65 @@ class CrlSource:
         path = list(ctx.verified_path or [])
         above = _above(path, issuer)
         candidates = _dedupe([*ctx.chain, *path, *self._extra_certs])
-        tried: list[RevocationStatus] = []
+        vouch = self._signer_check(ctx, settings, path or above, above[-1], candidates)
+        results: list[tuple[RevocationStatus, frozenset[x509.ReasonFlags]]] = []
 
-        static_status = self._from_static(cert, issuer, ctx, settings, dps, candidates, above)
-        if static_status is not None:
-            if static_status.outcome.definite:
-                return self._finish(static_status, cert)
-            tried.append(static_status)
+        static = self._from_static(cert, issuer, ctx, settings, dps, candidates, above, vouch)
+        results += static
+        decided = combine_reasons(results, cert)
+        if decided is not None:
+            return self._finish(decided, cert)
 
         if settings.fetch_crls:
             for url, _dp in dps.urls:
-                st = self._from_url(url, cert, issuer, ctx, settings, dps, candidates, above)
-                if st.outcome.definite:
-                    return self._finish(st, cert)
-                tried.append(st)
+                results.append(self._from_url(url, cert, issuer, ctx, settings, dps, candidates, above, vouch))
+                decided = combine_reasons(results, cert)
+                if decided is not None:
+                    return self._finish(decided, cert)
 
+        tried = [st for st, _ in results]
         if tried:
             first = tried[0]
+            covered = frozenset().union(*(r for _, r in results))
+            if covered and len(tried) > 1:
+                first = next(st for st, r in results if r)
+                missing = ", ".join(sorted(r.value for r in ALL_REASONS - covered))
+                first = _replace_detail(
+                    first,
+                    f"the CRLs at hand show good standing only for some reasons; none covers {missing} "
+                    f"(RFC 5280 §6.3.3(d)-(e)): {first.detail}",
+                )
             if len(tried) > 1:
-                others = "; ".join(f"{t.outcome.value}: {t.detail}" for t in tried[1:])
+                others = "; ".join(f"{t.outcome.value}: {t.detail}" for t in tried if t is not tried[0])
                 return _replace_detail(first, f"{first.detail} (also tried: {others})")
             return first
         return _status(Outcome.NO_REVOCATION_INFO, self._no_info_detail(cert, dps, settings), None, None)
+
+    def _signer_check(
+        self,
+        ctx: CheckContext,
+        settings: RevocationSettings,
+        path: Sequence[x509.Certificate],
+        anchor: x509.Certificate,
+        candidates: Sequence[x509.Certificate],
+    ) -> SignerCheck:
+        """RFC 5280 §6.3.3(f) for a CRL signer off the validated path: its own
+        path to ``anchor``, and under ``scope = "chain"`` its revocation (with
+        this source, fail closed)."""
+
+        def status(
+            cert: x509.Certificate, issuer: x509.Certificate, signer_path: Sequence[x509.Certificate]
+        ) -> RevocationStatus:
+            return self.status(cert, issuer, replace(ctx, verified_path=list(signer_path)))
+
+        return vouch_for_signer(
+            anchor=anchor,
+            pool=candidates,
+            at=ctx.at,
+            clock_skew=settings.clock_skew,
+            checked_elsewhere=path,
+            status=status if settings.scope == "chain" else None,
+        )
 
     def close(self) -> None:
         """Stop the private background refresher (if one was started)."""
@@ -273,39 +320,40 @@ class CrlSource:
         dps: DistributionPoints,
         candidates: Sequence[x509.Certificate],
         above: Sequence[x509.Certificate],
-    ) -> RevocationStatus | None:
+        vouch: SignerCheck,
+    ) -> list[tuple[RevocationStatus, frozenset[x509.ReasonFlags]]]:
+        """Every static CRL that may concern ``cert``, evaluated (newest first)."""
         crls, problems = self._static_for(settings)
         if not crls and not problems:
-            return None
+            return []
         direct = _der_name(cert.issuer)
         indirect = {_der_name(n) for n in dps.crl_issuers()}
         relevant = [
             c for c in crls
             if not c.is_delta and (c.issuer_der == direct or (c.indirect and c.issuer_der in indirect))
         ]
-        deltas = [c for c in crls if c.is_delta and c.issuer_der in ({direct} | indirect)]
         if not relevant:
             if problems:
-                return _status(
-                    Outcome.MALFORMED,
-                    f"no usable static CRL for issuer {_name_text(cert.issuer)}; unreadable static CRLs: "
-                    + "; ".join(problems),
-                    None,
-                    None,
-                )
-            return None
-        results = [
-            evaluate_crl(
+                return [(
+                    _status(
+                        Outcome.MALFORMED,
+                        f"no usable static CRL for issuer {_name_text(cert.issuer)}; unreadable static CRLs: "
+                        + "; ".join(problems),
+                        None,
+                        None,
+                    ),
+                    frozenset(),
+                )]
+            return []
+        # Deltas: the static ones and those at the base CRL's freshestCRL (§5.2.6).
+        return [
+            evaluate_crl_reasons(
                 c, cert, issuer, at=ctx.at, settings=settings, dps=dps, candidates=candidates,
-                above=above, deltas=deltas,
+                above=above, deltas=self._deltas(c, cert, issuer, ctx, settings, dps, candidates, above),
+                signer_check=vouch,
             )
             for c in sorted(relevant, key=lambda c: (c.number or -1, c.this_update), reverse=True)
         ]
-        for wanted in (Outcome.REVOKED, Outcome.GOOD):
-            for r in results:
-                if r.outcome is wanted:
-                    return r
-        return results[0]
 
     # -- distribution points -------------------------------------------------
 
@@ -319,19 +367,20 @@ class CrlSource:
         dps: DistributionPoints,
         candidates: Sequence[x509.Certificate],
         above: Sequence[x509.Certificate],
-    ) -> RevocationStatus:
+        vouch: SignerCheck,
+    ) -> tuple[RevocationStatus, frozenset[x509.ReasonFlags]]:
         parsed, problem = self._obtain(url, cert, issuer, ctx, settings, dps, candidates, above)
         if parsed is None:
             assert problem is not None
-            return _status(problem[0], f"CRL from {url}: {problem[1]}", None, url)
+            return _status(problem[0], f"CRL from {url}: {problem[1]}", None, url), frozenset()
         deltas = self._deltas(parsed, cert, issuer, ctx, settings, dps, candidates, above)
-        st = evaluate_crl(
+        st, reasons = evaluate_crl_reasons(
             parsed, cert, issuer, at=ctx.at, settings=settings, dps=dps, candidates=candidates,
-            above=above, deltas=deltas, url=url,
+            above=above, deltas=deltas, url=url, signer_check=vouch,
         )
         if problem is not None and not st.outcome.definite:
             st = _replace_detail(st, f"{st.detail}; refresh failed: {problem[1]}")
-        return st
+        return st, reasons
 
     def _obtain(
         self,
@@ -724,3 +773,4 @@ def _dedupe(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
 
 def _replace_detail(st: RevocationStatus, detail: str) -> RevocationStatus:
     return replace(st, detail=detail)
+

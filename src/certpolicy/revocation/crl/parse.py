@@ -16,6 +16,7 @@ Pure: no clock, no network.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import os
 import re
@@ -29,28 +30,13 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtensionOID
 
 from ...policy import Outcome
+from .rules import crl_problems, entry_problems
 
 _PEM_CRL = re.compile(
     rb"-----BEGIN X509 CRL-----\s*(.+?)\s*-----END X509 CRL-----", re.DOTALL
 )
-#: CRL extensions this module processes (RFC 5280 §5.2); any other critical
-#: extension makes the CRL unusable (§5.2: MUST NOT use it).
-_KNOWN_CRL_EXTENSIONS = frozenset(
-    {
-        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
-        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
-        ExtensionOID.CRL_NUMBER,
-        ExtensionOID.DELTA_CRL_INDICATOR,
-        ExtensionOID.ISSUING_DISTRIBUTION_POINT,
-        ExtensionOID.FRESHEST_CRL,
-        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
-    }
-)
-
-
 #: Revoked entries whose reason and date are kept once read, per CRL.
 _ENTRY_MEMO = 4096
 
@@ -134,8 +120,24 @@ class RevokedInfo:
     invalidity_date: _dt.datetime | None = None
 
 
+@functools.lru_cache(maxsize=1024)
+def _prepared(der: bytes) -> bytes:
+    from asn1crypto import x509 as a_x509
+
+    try:
+        key: str = a_x509.Name.load(der).hashable
+        return b"N" + key.encode("utf-8")
+    except (ValueError, TypeError):  # pragma: no cover - a name cryptography parsed
+        return b"D" + der
+
+
 def _der_name(name: x509.Name) -> bytes:
-    return name.public_bytes()
+    """A comparison key of ``name``: equal for names that RFC 5280 §7.1 says
+    match (RFC 4518 preparation: case and inner whitespace folded,
+    PrintableString and UTF8String compared as text; asn1crypto's
+    ``Name.hashable``), so that a CRL issuer, a cRLIssuer or a
+    certificateIssuer name matches the certificate issuer it stands for."""
+    return _prepared(name.public_bytes())
 
 
 class ParsedCrl:
@@ -148,6 +150,7 @@ class ParsedCrl:
 
     Attributes:
         crl, der (bytes), sha256 (hex), source, issuer (:class:`x509.Name`),
+        issuer_der (the issuer's comparison key, RFC 5280 §7.1: :func:`_der_name`),
         this_update, next_update (UTC; ``next_update`` may be ``None``),
         number (CRL number or ``None``), delta_base (BaseCRLNumber of a delta
         CRL, else ``None``), idp (:class:`x509.IssuingDistributionPoint` or
@@ -192,9 +195,11 @@ class ParsedCrl:
                 self.idp = value
             elif isinstance(value, x509.FreshestCRL):
                 self.freshest_urls = tuple(_http_urls(value))
-            if ext.critical and ext.oid not in _KNOWN_CRL_EXTENSIONS:
-                self.problems.append(f"unsupported critical CRL extension {ext.oid.dotted_string}")
         self.indirect = bool(self.idp is not None and self.idp.indirect_crl)
+        try:
+            self.problems += crl_problems(crl, self.der, indirect=self.indirect, delta=self.delta_base is not None)
+        except ValueError as e:
+            raise CrlProblem(Outcome.MALFORMED, f"CRL entry extension does not parse: {e}") from None
         self._index: dict[Any, int] = {}
         self._build_index()
         self._verified: dict[bytes, bool] = {}
@@ -277,19 +282,17 @@ class ParsedCrl:
         reason: str | None = None
         invalidity: _dt.datetime | None = None
         try:
+            problems = entry_problems(entry, indirect=self.indirect, delta=self.is_delta)
             for ext in entry.extensions:
                 value = ext.value
                 if isinstance(value, x509.CRLReason):
                     reason = value.reason.value
                 elif isinstance(value, x509.InvalidityDate):
                     invalidity = value.invalidity_date_utc
-                elif ext.critical and not isinstance(value, x509.CertificateIssuer):
-                    raise CrlProblem(
-                        Outcome.MALFORMED,
-                        f"CRL entry for serial {serial:#x} has an unsupported critical extension {ext.oid.dotted_string}",
-                    )
         except ValueError as e:
             raise CrlProblem(Outcome.MALFORMED, f"CRL entry extension does not parse: {e}") from None
+        if problems:
+            raise CrlProblem(Outcome.MALFORMED, f"the CRL cannot be used: {problems[0]}")
         return RevokedInfo(serial, entry.revocation_date_utc, reason, invalidity)
 
     def signature_valid(self, issuer: x509.Certificate) -> bool:

@@ -4,10 +4,13 @@
   (RFC 5280 §4.2.1.13) into :class:`DistributionPoints`: the ``http``/``https``
   locations to fetch, the names certpolicy does not fetch (LDAP, directory
   names, relative names), and the cRLIssuer names of indirect CRLs.
-* ``_scope_problem`` decides whether a CRL's issuingDistributionPoint covers
-  a certificate (§6.3.3(b)): user / CA / attribute certificates only, and a
-  distribution point name matching one of the certificate's;
-  ``_partial_reasons`` gives the onlySomeReasons of a partial CRL.
+* :func:`crl_coverage` decides which reasons a CRL covers for a certificate
+  (§6.3.3(b), (d)): the CRL issuer against each distribution point's
+  cRLIssuer (indirect CRLs), the issuingDistributionPoint's user / CA /
+  attribute certificate flags and distribution point name against the
+  certificate's points (relative names completed, and the implied point of a
+  certificate without one), and onlySomeReasons intersected with the point's
+  reasons; the union over several CRLs must reach :data:`ALL_REASONS`.
 
 Pure: no clock, no network.
 """
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from ...policy import Outcome
-from .parse import CrlProblem, ParsedCrl
+from .parse import CrlProblem, ParsedCrl, _der_name
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,83 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _scope_problem(crl: ParsedCrl, cert: x509.Certificate, dps: DistributionPoints) -> str | None:
-    """RFC 5280 §6.3.3(b): does the CRL's scope cover ``cert``? Returns why not."""
+#: RFC 5280 §6.3.2(a): every reason of the ReasonFlags bit string (all-reasons).
+ALL_REASONS: frozenset[x509.ReasonFlags] = frozenset(
+    r for r in x509.ReasonFlags if r not in (x509.ReasonFlags.unspecified, x509.ReasonFlags.remove_from_crl)
+)
+
+
+def implied_point(cert: x509.Certificate) -> x509.DistributionPoint:
+    """The distribution point RFC 5280 §6.3.3 assumes for a CRL that no
+    distribution point names but that the certificate's issuer issued: no
+    reasons, no cRLIssuer, and the certificate issuer's name as its name."""
+    return x509.DistributionPoint(
+        full_name=[x509.DirectoryName(cert.issuer)], relative_name=None, reasons=None, crl_issuer=None
+    )
+
+
+def _point_names(
+    full: list[x509.GeneralName] | None, relative: x509.RelativeDistinguishedName | None, base: x509.Name
+) -> list[x509.GeneralName]:
+    """A distributionPoint name as general names: the fullName, or the
+    nameRelativeToCRLIssuer appended to ``base`` (RFC 5280 §4.2.1.13, §5.2.5)."""
+    if full:
+        return list(full)
+    if relative is not None:
+        return [x509.DirectoryName(x509.Name([*base.rdns, relative]))]
+    return []
+
+
+def _shown(names: list[x509.GeneralName]) -> str:
+    out = []
+    for n in names:
+        value = n.value
+        out.append(value.rfc4514_string() if isinstance(value, x509.Name) else str(value))
+    return ", ".join(out)
+
+
+def point_problem(crl: ParsedCrl, cert: x509.Certificate, dp: x509.DistributionPoint) -> str | None:
+    """RFC 5280 §6.3.3(b)(1) and (b)(2)(i): may ``crl`` be the CRL of ``cert``'s
+    distribution point ``dp``? Returns why not, or ``None``.
+
+    (b)(1): a point with cRLIssuer wants an indirect CRL (issuingDistributionPoint
+    indirectCRL) issued by one of those names; any other point a CRL issued by
+    the certificate's issuer. (b)(2)(i): when the issuingDistributionPoint has a
+    distribution point name, one of its names matches one of the point's names
+    (relative names completed with the CRL issuer's / the point's cRLIssuer or
+    certificate issuer's name), or, for a point without a name, one of its
+    cRLIssuer names.
+    """
+    crl_issuers = [n.value for n in dp.crl_issuer or () if isinstance(n, x509.DirectoryName)]
+    if dp.crl_issuer:
+        if all(_der_name(n) != crl.issuer_der for n in crl_issuers):
+            return (
+                f"the distribution point wants a CRL from its cRLIssuer {_shown(list(dp.crl_issuer))}, "
+                f"not from {crl.issuer.rfc4514_string()}"
+            )
+        if not crl.indirect:
+            return "the distribution point names a cRLIssuer, and the CRL is not an indirect CRL (RFC 5280 §6.3.3(b)(1))"
+    elif crl.issuer_der != _der_name(cert.issuer):
+        return f"the CRL is issued by {crl.issuer.rfc4514_string()}, not by the certificate's issuer"
+    idp = crl.idp
+    if idp is None or not (idp.full_name or idp.relative_name is not None):
+        return None
+    wanted = _point_names(idp.full_name, idp.relative_name, crl.issuer)
+    if dp.full_name or dp.relative_name is not None:
+        base = crl_issuers[0] if crl_issuers else cert.issuer
+        names = _point_names(dp.full_name, dp.relative_name, base)
+    else:
+        names = list(dp.crl_issuer or ())
+    if any(n in wanted for n in names):
+        return None
+    return (
+        f"the CRL's issuingDistributionPoint ({_shown(wanted)}) is not one of the certificate's "
+        "distribution points"
+    )
+
+
+def _kind_problem(crl: ParsedCrl, cert: x509.Certificate) -> str | None:
+    """RFC 5280 §6.3.3(b)(2)(ii)-(iv): user / CA / attribute certificates only."""
     idp = crl.idp
     if idp is None:
         return None
@@ -100,21 +178,48 @@ def _scope_problem(crl: ParsedCrl, cert: x509.Certificate, dps: DistributionPoin
         return "the CRL covers only end-entity certificates and this is a CA certificate"
     if idp.only_contains_ca_certs and not is_ca:
         return "the CRL covers only CA certificates and this is an end-entity certificate"
-    if idp.full_name:
-        wanted = list(idp.full_name)
-        for dp in dps.points:
-            names = list(dp.full_name or ()) or list(dp.crl_issuer or ())
-            if any(n in wanted for n in names):
-                return None
-        shown = ", ".join(str(getattr(n, "value", n)) for n in wanted)
-        return f"the CRL's issuingDistributionPoint ({shown}) is not one of the certificate's distribution points"
-    if idp.relative_name is not None:
-        if any(dp.relative_name == idp.relative_name for dp in dps.points):
-            return None
-        return "the CRL's issuingDistributionPoint relative name does not match the certificate's distribution points"
     return None
 
 
-def _partial_reasons(crl: ParsedCrl, dps: DistributionPoints) -> frozenset[x509.ReasonFlags] | None:
-    reasons: frozenset[x509.ReasonFlags] | None = crl.idp.only_some_reasons if crl.idp else None
-    return reasons or None
+def interim_reasons(crl: ParsedCrl, dp: x509.DistributionPoint) -> frozenset[x509.ReasonFlags]:
+    """RFC 5280 §6.3.3(d): the reasons ``crl`` covers for the distribution
+    point ``dp``: onlySomeReasons of the issuingDistributionPoint intersected
+    with the point's reasons, either alone when the other is absent, or
+    all-reasons when both are."""
+    idp_reasons = crl.idp.only_some_reasons if crl.idp is not None else None
+    out = ALL_REASONS
+    if idp_reasons:
+        out = out & frozenset(idp_reasons)
+    if dp.reasons:
+        out = out & frozenset(dp.reasons)
+    return out
+
+
+def crl_coverage(
+    crl: ParsedCrl, cert: x509.Certificate, dps: DistributionPoints
+) -> tuple[frozenset[x509.ReasonFlags], str | None]:
+    """RFC 5280 §6.3.3(b) and (d) for every distribution point of ``cert``
+    and the implied one (:func:`implied_point`): the reasons ``crl`` covers
+    for ``cert`` (the union of :func:`interim_reasons` over the points it
+    serves), and why it covers nothing when that set is empty.
+
+    Returns:
+        ``(reasons, problem)``: ``problem`` is ``None`` exactly when
+        ``reasons`` is not empty.
+    """
+    kind = _kind_problem(crl, cert)
+    if kind is not None:
+        return frozenset(), kind
+    covered: set[x509.ReasonFlags] = set()
+    problems: list[str] = []
+    for dp in (*dps.points, implied_point(cert)):
+        why = point_problem(crl, cert, dp)
+        if why is None:
+            covered |= interim_reasons(crl, dp)
+            if not interim_reasons(crl, dp):
+                problems.append("the CRL covers none of the reasons of the distribution point (RFC 5280 §6.3.3(e))")
+        else:
+            problems.append(why)
+    if covered:
+        return frozenset(covered), None
+    return frozenset(), problems[0] if problems else "the CRL does not cover the certificate"
