@@ -130,9 +130,12 @@ def test_keys_are_namespaced_digests_and_records_compressed(redis: RedisServer) 
     assert store.get("k") == b"A" * 100_000
 
 
+PASSWORD = "pw-123"  # the throwaway loopback server's
+
+
 def test_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    with RedisServer(password="pw-123") as srv:
-        monkeypatch.setenv("CERTPOLICY_REDIS_PASSWORD", "pw-123")
+    with RedisServer(password=PASSWORD) as srv:
+        monkeypatch.setenv("CERTPOLICY_REDIS_PASSWORD", PASSWORD)
         store = redis_store.RedisStore(f"redis://127.0.0.1:{srv.port}/0")
         assert store.put("k", b"v", ttl=60) and store.get("k") == b"v"
         monkeypatch.delenv("CERTPOLICY_REDIS_PASSWORD")

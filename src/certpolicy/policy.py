@@ -243,6 +243,11 @@ class RevocationSettings:
         static_crls: CRL files or folders used before (or instead of) fetching.
         fetch_crls: download CRLs from distribution points (False: static only).
         cache_dir: folder of the on-disk revocation cache (``None``: platform default).
+        cache_url: the shared revocation store of a fleet
+            (``"redis://host:6379/0"``, ``rediss://``, ``redis+sentinel://``,
+            ``redis+cluster://``; row key ``revocation_cache`` or
+            ``revocation.cache_url``), used on top of
+            the disk cache; ``None``: none (needs ``certpolicy[redis]``).
         crl_limits / ocsp_limits: fetch bounds.
         retry: retry policy of CRL downloads.
     """
@@ -260,6 +265,7 @@ class RevocationSettings:
     static_crls: tuple[str, ...] = ()
     fetch_crls: bool = True
     cache_dir: str | None = None
+    cache_url: str | None = None
     crl_limits: FetchLimits = CRL_FETCH_DEFAULTS
     ocsp_limits: FetchLimits = OCSP_FETCH_DEFAULTS
     retry: RetryPolicy = RetryPolicy()
@@ -281,6 +287,7 @@ class RevocationSettings:
                 self.ocsp_responder_check,
                 self.static_crls,
                 self.cache_dir,
+                self.cache_url,
             )
         )
 
@@ -331,6 +338,8 @@ class Policy:
         require_explicit_policy: initial-explicit-policy (RFC 5280
             §6.1.1(f)): the path must be valid for at least one policy of
             ``certificate_policies`` (RFC 5280 §6.1.5(g)). Default ``False``.
+        inhibit_policy_mapping, inhibit_any_policy: initial-policy-mapping-inhibit
+            and initial-any-policy-inhibit (RFC 5280 §6.1.1(e), (g)). Default ``False``.
         revocation: :class:`RevocationSettings`.
         client_identity: :class:`ClientIdentitySpec` or ``None``.
         expires: date after which an override no longer matches (``None``: never).
@@ -352,6 +361,8 @@ class Policy:
     profile: ValidationProfile | None = None
     certificate_policies: tuple[str, ...] = (ANY_POLICY,)
     require_explicit_policy: bool = False
+    inhibit_policy_mapping: bool = False
+    inhibit_any_policy: bool = False
     revocation: RevocationSettings = RevocationSettings()
     client_identity: ClientIdentitySpec | None = None
     expires: _dt.date | None = None
@@ -413,8 +424,11 @@ ROW_KEYS = frozenset(
         "profile",
         "certificate_policies",
         "require_explicit_policy",
+        "inhibit_policy_mapping",
+        "inhibit_any_policy",
         "revocation",
         "revocation_failure",
+        "revocation_cache",
         "client_cert",
         "expires",
         "owner",
@@ -438,6 +452,7 @@ REVOCATION_KEYS = frozenset(
         "static_crls",
         "fetch_crls",
         "cache_dir",
+        "cache_url",
         "crl_limits",
         "ocsp_limits",
         "retry",
@@ -560,6 +575,8 @@ def _parse_revocation(value: Any, base: RevocationSettings, field_name: str = "r
             if k == "ocsp_responder" and v and not str(v).lower().startswith(("http://", "https://")):
                 raise _err(f"responder URL must be http:// or https://, got {v!r}", f)
             kwargs[k] = v
+        elif k == "cache_url":
+            kwargs[k] = parse_cache_url(v, f)
         elif k == "static_crls":
             kwargs[k] = _str_list(v, f)
         elif k == "crl_limits":
@@ -569,6 +586,27 @@ def _parse_revocation(value: Any, base: RevocationSettings, field_name: str = "r
         elif k == "retry":
             kwargs[k] = _parse_retry(v, f)
     return replace(base, **kwargs)
+
+
+#: URL schemes of the shared revocation store (:mod:`certpolicy.revocation.redis_store`).
+CACHE_URL_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster")
+
+
+def parse_cache_url(value: Any, field_name: str) -> str | None:
+    """Parse ``revocation_cache``: a Redis / Valkey URL, or ``None`` / ``""`` for none.
+
+    Raises:
+        PolicyConfigError: not a string, or a scheme other than
+            :data:`CACHE_URL_SCHEMES`.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _err(f"expected a redis:// URL, got {value!r}", field_name)
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in CACHE_URL_SCHEMES:
+        raise _err(f"unsupported revocation cache URL {value!r}; expected one of {', '.join(s + '://' for s in CACHE_URL_SCHEMES)}", field_name)
+    return value
 
 
 def _parse_trust(value: Any, base: TrustSpec) -> TrustSpec:
@@ -704,8 +742,9 @@ def parse_policy_row(
         kwargs["profile"] = v
     if "certificate_policies" in merged:
         kwargs["certificate_policies"] = policy_oids(merged["certificate_policies"], "certificate_policies")
-    if "require_explicit_policy" in merged:
-        kwargs["require_explicit_policy"] = _bool(merged["require_explicit_policy"], "require_explicit_policy")
+    for k in ("require_explicit_policy", "inhibit_policy_mapping", "inhibit_any_policy"):
+        if k in merged:
+            kwargs[k] = _bool(merged[k], k)
 
     rev = p.revocation
     if "revocation" in merged:
@@ -718,6 +757,8 @@ def parse_policy_row(
         rev = replace(rev, outcomes=SOFT_FAIL_OUTCOME_MAP if v == "soft" else DEFAULT_OUTCOME_MAP)
         if "revocation" in merged and isinstance(merged["revocation"], Mapping) and "outcomes" in merged["revocation"]:
             rev = replace(rev, outcomes=parse_outcome_map(merged["revocation"]["outcomes"], rev.outcomes, "revocation.outcomes"))
+    if "revocation_cache" in merged:
+        rev = replace(rev, cache_url=parse_cache_url(merged["revocation_cache"], "revocation_cache"))
     kwargs["revocation"] = rev
 
     if "client_cert" in merged:

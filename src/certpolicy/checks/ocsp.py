@@ -53,7 +53,14 @@ from cryptography import x509
 from ..fetch import FetchError, fetch
 from ..policy import Outcome, RevocationSettings
 from ..revocation import ocsp as core
-from ..revocation.cache import CacheEntry, CacheTimeout, Loaded, RevocationCache, default_cache_dir
+from ..revocation.cache import (
+    CacheEntry,
+    CacheTimeout,
+    Loaded,
+    RevocationCache,
+    default_cache_dir,
+    shared_store,
+)
 from .base import CheckContext, CheckResult, RevocationStatus
 
 __all__ = ["NO_OCSP_URL_DETAIL", "OcspCheck"]
@@ -192,14 +199,23 @@ class OcspCheck:
         if self._cache is not None:
             return self._cache
         folder = os.fspath(settings.cache_dir) if settings.cache_dir else os.fspath(default_cache_dir())
+        name = folder if settings.cache_url is None else f"{folder}|{settings.cache_url}"
         with self._lock:
-            cache = self._caches.get(folder)
+            cache = self._caches.get(name)
+        if cache is not None:
+            return cache
+        made = RevocationCache(
+            folder,
+            memory_entries=self.memory_entries,
+            memory_bytes=64 * 1024 * 1024,
+            shared=shared_store(settings.cache_url),
+        )
+        with self._lock:
+            cache = self._caches.get(name)
             if cache is None:
                 if len(self._caches) >= 16:
                     self._caches.pop(next(iter(self._caches)))
-                cache = self._caches[folder] = RevocationCache(
-                    folder, memory_entries=self.memory_entries, memory_bytes=64 * 1024 * 1024
-                )
+                cache = self._caches[name] = made
             return cache
 
     def _urls(self, cert: x509.Certificate, settings: RevocationSettings) -> list[str]:
@@ -224,7 +240,7 @@ class OcspCheck:
         def usable(entry: CacheEntry) -> bool:
             return self._fresh_status(entry, cert, issuer, ctx, key, depth, capped=True) is not None
 
-        entry = cache.get(key)
+        entry = cache.get(key, verify=usable)
         if entry is not None:
             st = self._fresh_status(entry, cert, issuer, ctx, key, depth, capped=True, cached=True)
             if st is not None:
@@ -273,7 +289,9 @@ class OcspCheck:
             return self._load(cert, issuer, ctx, urls, end, key, neg_key, depth)
 
         try:
-            got = cache.get_or_load(key, loader, accept=usable, timeout=max(0.05, end - time.monotonic()) + 1.0)
+            got = cache.get_or_load(
+                key, loader, accept=usable, timeout=max(0.05, end - time.monotonic()) + 1.0, verify=usable
+            )
         except _LoadFailed as e:
             return e.status
         except CacheTimeout:

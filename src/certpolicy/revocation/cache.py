@@ -101,6 +101,7 @@ __all__ = [
     "RevocationCache",
     "SharedStore",
     "default_cache_dir",
+    "shared_store",
 ]
 
 log = logging.getLogger("certpolicy.revocation.cache")
@@ -695,6 +696,37 @@ class RevocationCache:
                     _unlock_file(fd)
         finally:
             os.close(fd)
+
+
+_stores_lock = threading.Lock()
+_stores: collections.OrderedDict[str, SharedStore] = collections.OrderedDict()
+#: Shared stores kept open at most (one per distinct URL).
+MAX_STORES = 16
+
+
+def shared_store(url: str | None) -> SharedStore | None:
+    """The process's :class:`SharedStore` for a ``revocation_cache`` URL (one
+    per URL, at most :data:`MAX_STORES`), or ``None`` for ``None``.
+
+    Raises:
+        ImportError: the ``redis`` package is missing (``certpolicy[redis]``).
+        ValueError: an unsupported URL.
+    """
+    if not url:
+        return None
+    with _stores_lock:
+        store = _stores.get(url)
+        if store is not None:
+            _stores.move_to_end(url)
+            return store
+    from .redis_store import RedisStore  # only when a policy names a shared store
+
+    made = RedisStore(url)
+    with _stores_lock:
+        store = _stores.setdefault(url, made)
+        while len(_stores) > MAX_STORES:
+            _stores.popitem(last=False)
+    return store
 
 
 def _not_expired(entry: CacheEntry) -> bool:
