@@ -14,7 +14,8 @@ Values are strings, as the Table API returns them. Paging honours
 ``sysparm_limit`` / ``sysparm_offset``; ``Authorization`` is checked when
 ``credentials`` is set; ``ETag`` / ``If-None-Match`` on the document route.
 ``mode`` switches faults on: ``"500"``, ``"garbage"``, ``"huge"`` (50 MB),
-``"slow"`` (stalls ``slow_seconds``).
+``"slow"`` (stalls ``slow_seconds``), ``"redirect"`` (302 to ``redirect_to``);
+``raw_body`` (with ``content_type``) is served as is.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class PolicyServer:
         self.rows: list[dict[str, Any]] = []
         self.document: Any = {}
         self.mode = "ok"
+        self.redirect_to = ""
+        self.raw_body: bytes | None = None
+        self.content_type = "application/json"
         self.slow_seconds = 3.0
         self.credentials = credentials
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -66,6 +70,15 @@ class PolicyServer:
                 if owner.mode == "garbage":
                     self._send(200, b"\x00\xff<html>not json")
                     return
+                if owner.mode == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", owner.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if owner.raw_body is not None:
+                    self._send(200, owner.raw_body)
+                    return
                 if owner.mode == "huge":
                     self._send(200, b" " * (50 * 1024 * 1024))
                     return
@@ -86,7 +99,7 @@ class PolicyServer:
 
             def _send(self, status: int, body: bytes, etag: str | None = None) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", owner.content_type)
                 self.send_header("Content-Length", str(len(body)))
                 if etag:
                     self.send_header("ETag", etag)

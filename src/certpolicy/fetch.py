@@ -113,6 +113,7 @@ def fetch(
     deadline: float | None = None,
     headers: Mapping[str, str] | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    https_only: bool = False,
 ) -> FetchResponse:
     """Fetch ``url`` within ``limits``.
 
@@ -134,6 +135,7 @@ def fetch(
             stdlib context). A certpolicy context checks the connection under
             the policy that resolves for the URL (the live-policy sources do
             this); the re-entrancy guard is then not set.
+        https_only: refuse a URL or redirect target that is not ``https``.
 
     Returns:
         :class:`FetchResponse`.
@@ -156,6 +158,8 @@ def fetch(
     try:
         current = url
         for _ in range(limits.max_redirects + 1):
+            if https_only and urllib.parse.urlsplit(current).scheme.lower() != "https":
+                raise FetchError(url, f"only https is allowed, and {current!r} is not (a redirect to http is refused)")
             sent = extra if _origin(current) == origin else {k: v for k, v in extra.items() if k.lower() != "authorization"}
             result = _fetch_once(current, limits, method, body, content_type, accept, end, sent, ssl_context)
             if isinstance(result, FetchResponse):

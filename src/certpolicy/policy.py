@@ -368,7 +368,7 @@ class Policy:
     expires: _dt.date | None = None
     owner: str | None = None
     reason: str | None = None
-    source: str = "<dict>"
+    source: str = field(default="<dict>", compare=False)
 
     @property
     def validation_profile(self) -> ValidationProfile:

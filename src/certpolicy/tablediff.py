@@ -99,8 +99,13 @@ class TableDiff:
         return frozenset(r.name for r in self.rows)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form: ``{"changed": bool, "rows": [...]}``."""
-        return {"changed": self.changed, "rows": [r.to_dict() for r in self.rows], "notes": list(self.notes)}
+        """A JSON-ready form: ``{"changed": bool, "rows": [...], "ranges_changed": bool, "notes": [...]}``."""
+        return {
+            "changed": self.changed,
+            "rows": [r.to_dict() for r in self.rows],
+            "ranges_changed": self.ranges_changed,
+            "notes": list(self.notes),
+        }
 
     def lines(self) -> list[str]:
         """Human-readable lines; ``["no change"]`` when nothing changed."""
@@ -127,7 +132,7 @@ def _row_change(old: Policy, new: Policy) -> RowChange | None:
     new_t = [t.text for t in new.targets]
     settings: dict[str, tuple[str, str]] = {}
     for f in dataclasses.fields(Policy):
-        if f.name in ("name", "targets"):
+        if f.name in ("name", "targets") or not f.compare:
             continue
         a, b = getattr(old, f.name), getattr(new, f.name)
         if a != b:

@@ -133,9 +133,13 @@ class _Pools:
         self._retired.append(pool)
 
     def _on_replace(self, table: PolicyTable, diff: TableDiff) -> None:
-        current = {id(p) for p in table.policies}
+        # The pool is chosen from the URL before the peer address is known,
+        # while the handshake was checked under the policy of the URL *and*
+        # the address: a changed address or range row may concern any pool.
+        # So every pool is retired (unchanged rows keep their cached
+        # verdicts, so reconnecting costs a cheap handshake).
         with self._lock:
-            for name in [n for n, p in self._pools.items() if id(p.policy) not in current]:
+            for name in list(self._pools):
                 self._retire(self._pools.pop(name))
 
     def idle_retired(self) -> list[_Pool]:
@@ -157,9 +161,11 @@ class _Pools:
 class PolicyTransport(httpx.BaseTransport):
     """A sync httpx transport routing each request to a per-policy pool.
 
-    After :meth:`PolicySSLContext.replace_table`, the pool of a row that
-    changed is retired: no new request uses it, and it is closed once the
-    requests using it (and their response bodies) are done.
+    After :meth:`PolicySSLContext.replace_table` that changed anything,
+    every pool is retired (the pool is chosen by URL before the peer address
+    is known, and an address row may have changed): no new request uses it,
+    and it is closed once the requests using it (and their response bodies)
+    are done. Verdicts of unchanged rows stay cached, so reconnecting is cheap.
 
     Args:
         ctx: the certpolicy context.

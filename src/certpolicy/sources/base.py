@@ -55,6 +55,9 @@ class SourceResult:
             the last-known-good file stores it (``None`` for a local file).
         digest: ``"sha256:<hex>"`` of the answer (:func:`certpolicy.tablediff.document_digest`).
         detail: extra words for the log (``"ETag \"v7\""``, ``"12 rows"``).
+        state: what the source remembers once the table is in force (its
+            ``commit``); a table refused by ``replace_table`` is not
+            remembered, so the next fetch tries it again.
     """
 
     changed: bool
@@ -62,6 +65,7 @@ class SourceResult:
     document: Any = None
     digest: str = ""
     detail: str = ""
+    state: Any = None
 
 
 @runtime_checkable
@@ -87,6 +91,12 @@ class PolicySource(Protocol):
         """
         ...
 
+    def commit(self, result: SourceResult) -> None:
+        """Called once the table of ``result`` is in force (or equal to the
+        table in force): remember ``result.state`` so that the next fetch
+        answers "unchanged" for the same content."""
+        ...
+
     def load_document(self, document: Any) -> PolicyTable:
         """Rebuild a table from a document this source returned before (the
         last-known-good file).
@@ -98,8 +108,10 @@ class PolicySource(Protocol):
 
 
 def parse_document(body: bytes, content_type: str, source: str) -> Any:
-    """Decode a table document: JSON (``application/json`` or a body that
-    starts with ``{`` or ``[``) or TOML.
+    """Decode a table document: JSON or TOML, as the ``Content-Type`` says
+    (``application/json`` / ``application/toml``); without one that says,
+    JSON is tried first and TOML second. A JSON object may not repeat a key
+    (as :meth:`PolicyTable.load` refuses it).
 
     Args:
         body: the bytes received (already bounded by the fetch).
@@ -110,22 +122,42 @@ def parse_document(body: bytes, content_type: str, source: str) -> Any:
         the decoded document (a mapping, or a list of rows).
 
     Raises:
-        PolicySourceError: not UTF-8, or neither valid JSON nor valid TOML.
+        PolicySourceError: not UTF-8, or not a valid JSON / TOML document.
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         raise PolicySourceError(source, f"the answer is not UTF-8 text ({e})") from None
-    stripped = text.lstrip()
-    if "json" in content_type.lower() or stripped.startswith(("{", "[")):
+    kind = content_type.lower()
+    if "toml" in kind:
+        return _toml(text, source)
+    if "json" in kind:
+        return _json(text, source)
+    if text.lstrip().startswith("{"):
+        return _json(text, source)
+    try:
+        return _json(text, source)
+    except PolicySourceError as as_json:
         try:
-            return json.loads(text)
-        except (ValueError, RecursionError) as e:
-            raise PolicySourceError(source, f"the answer is not valid JSON ({e})") from None
+            return _toml(text, source)
+        except PolicySourceError as as_toml:
+            raise PolicySourceError(source, f"{as_json.reason}; {as_toml.reason}") from None
+
+
+def _json(text: str, source: str) -> Any:
+    from ..table import _no_duplicate_keys
+
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except (ValueError, RecursionError) as e:
+        raise PolicySourceError(source, f"the answer is not valid JSON ({e})") from None
+
+
+def _toml(text: str, source: str) -> Any:
     try:
         return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as e:
-        raise PolicySourceError(source, f"the answer is neither JSON nor valid TOML ({e})") from None
+        raise PolicySourceError(source, f"the answer is not valid TOML ({e})") from None
 
 
 def table_from_document(document: Any, source: str) -> PolicyTable:

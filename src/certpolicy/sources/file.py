@@ -76,8 +76,14 @@ class FileSource:
             self._stamp = stamp
             return SourceResult(changed=False, digest=digest)
         table = self._load()
-        self._stamp, self._digest = stamp, digest
-        return SourceResult(changed=True, table=table, digest=digest)
+        return SourceResult(changed=True, table=table, digest=digest, state=(stamp, digest))
+
+    def commit(self, result: SourceResult) -> None:
+        """Remember the file's stamp and digest once its table is in force (a
+        refused table is re-read at the next poll, e.g. once the trust file
+        it names exists)."""
+        if result.state is not None:
+            self._stamp, self._digest = result.state
 
     def _load(self) -> PolicyTable:
         if self.path.lower().endswith(".xml"):

@@ -193,6 +193,8 @@ class InstanceSource:
         defaults: the ``[defaults]`` row merged under every instance row: the
             settings the Table API does not carry (``trust``, ``revocation``,
             ``cn_fallback`` ...), as in a policy file.
+        allow_empty: accept an answer without any active row (default
+            ``False``: such an answer is refused and the table in force kept).
         limits: timeouts (seconds) and byte cap (bytes) of each page.
         interval: seconds between two polls when the sync names none (300).
     """
@@ -210,6 +212,7 @@ class InstanceSource:
         mid_config: MidConfig | None = None,
         write_back: bool = False,
         defaults: Mapping[str, Any] | None = None,
+        allow_empty: bool = False,
         limits: FetchLimits = SOURCE_FETCH_DEFAULTS,
         interval: float = 300.0,
     ) -> None:
@@ -227,6 +230,7 @@ class InstanceSource:
         self.mid_config = mid_config
         self.write_back = write_back
         self.defaults = dict(defaults or {})
+        self.allow_empty = allow_empty
         self.limits = limits
         self.default_interval = float(interval)
         self._digest: str | None = None
@@ -280,9 +284,16 @@ class InstanceSource:
         digest = document_digest(mapped)
         if digest == self._digest:
             return SourceResult(changed=False, digest=digest, detail=f"{len(mapped)} rows")
+        if not mapped and not self.allow_empty:
+            raise PolicySourceError(
+                self.name,
+                "the Table API returned no active row (an ACL hiding the rows, or an emptied table); "
+                "the table in force is kept (allow_empty=True accepts an empty instance table)",
+            )
         table = self._table(mapped, write_back=False)
-        self._digest = digest
-        return SourceResult(changed=True, table=table, document=mapped, digest=digest, detail=f"{len(mapped)} rows")
+        return SourceResult(
+            changed=True, table=table, document=mapped, digest=digest, detail=f"{len(mapped)} rows", state=digest
+        )
 
     def document(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """The table document of mapped ``rows`` (with :attr:`defaults`)."""
@@ -308,6 +319,8 @@ class InstanceSource:
         ``write_back`` and ``use.instance.security.policy`` true, write the
         instance switches into ``config.xml`` (atomically; nothing is written
         otherwise)."""
+        if result.state is not None:
+            self._digest = result.state
         mid = self.mid_config
         if self.write_back and mid is not None and mid.use_instance_security_policy and result.document is not None:
             mid.apply_instance_policies(self.document(result.document), write_back=True)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,8 @@ from typing import Any
 from ..tablediff import document_digest
 
 __all__ = ["FORMAT", "LastKnownGood", "SavedTable"]
+
+log = logging.getLogger("certpolicy.sync")
 
 FORMAT = "certpolicy-last-known-good/1"
 #: Largest last-known-good file read, in bytes.
@@ -81,11 +85,20 @@ class LastKnownGood:
                 pass
             raise
 
-    def load(self) -> SavedTable | None:
-        """The saved table, or ``None`` when there is no usable file (missing,
-        unreadable, not this format, or a digest that does not match its
-        document: a damaged file is never used).
+    def load(self, source: str | None = None) -> SavedTable | None:
+        """The saved table, or ``None`` when there is no usable file: missing,
+        unreadable, not this format, a digest that does not match its
+        document (a damaged file is never used), saved from another source
+        than ``source``, or (POSIX) a symbolic link, a file another user owns
+        or one that others may write (a planted table is never used).
+
+        Args:
+            source: the name of the source asking (``None``: any).
         """
+        why = self._unsafe()
+        if why is not None:
+            log.warning("certpolicy: the last-known-good file %s is not used: %s", self.path, why)
+            return None
         try:
             with open(self.path, "rb") as f:
                 raw = f.read(MAX_BYTES + 1)
@@ -101,5 +114,26 @@ class LastKnownGood:
             return None
         document = data["document"]
         if data.get("digest") != document_digest(document):
+            log.warning("certpolicy: the last-known-good file %s is damaged (digest mismatch); not used", self.path)
+            return None
+        if source is not None and data.get("source") != source:
+            log.warning("certpolicy: the last-known-good file %s was saved from %r, not %r; not used", self.path, data.get("source"), source)
             return None
         return SavedTable(str(data.get("source", "")), str(data["digest"]), str(data.get("saved_at", "")), document)
+
+    def _unsafe(self) -> str | None:
+        if os.name != "posix":  # pragma: no cover - POSIX permissions only
+            return None
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return None  # missing: reported by the read
+        if stat.S_ISLNK(st.st_mode):
+            return "it is a symbolic link"
+        if not stat.S_ISREG(st.st_mode):
+            return "it is not a regular file"
+        if st.st_uid != os.geteuid():
+            return f"it is owned by uid {st.st_uid}, not by this process's user"
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"others may write it (mode {stat.S_IMODE(st.st_mode):o})"
+        return None

@@ -11,8 +11,8 @@ Each sync asks the source for its table, and
   names files that cannot be read: the table in force stays, the error is
   logged.
 
-One ``logging`` record per sync on logger ``certpolicy.sync`` (INFO, WARNING
-when rejected) names the source, the outcome and why, and the digest of what
+One ``logging`` record per sync on logger ``certpolicy.sync`` (INFO; WARNING
+when rejected, INFO again while the same rejection repeats) names the source, the outcome and why, and the digest of what
 the source holds (``extra``: ``certpolicy_event="policy-sync"``,
 ``source``, ``outcome``, ``digest``). At :meth:`PolicySync.start`, a source
 that cannot be read is replaced by the last-known-good file when there is one.
@@ -142,16 +142,18 @@ class PolicySync:
         if not result.changed or result.table is None:
             return SyncOutcome(name, "unchanged", result.detail or "the source holds the table in force", result.digest)
         diff = self.ctx.replace_table(result.table)
+        commit = getattr(self.source, "commit", None)
+        if callable(commit):
+            commit(result)
         if self.source.remote and self.last_known_good is not None and result.document is not None:
             try:
                 self.last_known_good.save(name, result.document)
             except OSError as e:
                 logger.warning("certpolicy: cannot write the last-known-good file %s: %s", self.last_known_good.path, e)
-        commit = getattr(self.source, "commit", None)
-        if callable(commit):
-            commit(result)
         if not diff.changed:
             return SyncOutcome(name, "unchanged", "a new document with the same rows", result.digest, diff)
+        if not diff.rows and not diff.ranges_changed:
+            return SyncOutcome(name, "unchanged", "; ".join(diff.notes) or "no row changed", result.digest, diff)
         return SyncOutcome(name, "replaced", "; ".join(diff.lines()), result.digest, diff)
 
     def use_last_known_good(self) -> SyncOutcome:
@@ -163,7 +165,7 @@ class PolicySync:
         """
         lkg = self.last_known_good
         name = self.source.name
-        saved = lkg.load() if lkg is not None else None
+        saved = lkg.load(name) if lkg is not None else None
         if lkg is None or saved is None:
             outcome = SyncOutcome(name, "rejected", "no usable last-known-good file")
         else:
@@ -176,8 +178,9 @@ class PolicySync:
         return outcome
 
     def _report(self, outcome: SyncOutcome) -> None:
-        self.last = outcome
-        level = logging.WARNING if outcome.outcome == "rejected" else logging.INFO
+        previous, self.last = self.last, outcome
+        repeated = previous is not None and previous.outcome == "rejected" and previous.reason == outcome.reason
+        level = logging.WARNING if outcome.outcome == "rejected" and not repeated else logging.INFO
         logger.log(
             level,
             "certpolicy policy sync from %s: %s (%s) digest=%s",

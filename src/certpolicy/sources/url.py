@@ -61,7 +61,10 @@ def https_get(
         empty body when ``If-None-Match`` matched).
 
     Raises:
-        PolicySourceError: not an ``https`` URL, the connection was refused
+        PolicySourceError: not an ``https`` URL (redirects to ``http`` are
+            refused too; a redirect to another ``https`` origin is followed,
+            checked under the policy of that origin, without the
+            ``Authorization`` header), the connection was refused
             by the policy in force (the message says which check), a timeout,
             an HTTP error status or an oversized answer.
     """
@@ -69,7 +72,7 @@ def https_get(
         raise PolicySourceError(url, "policy sources are fetched over https only")
     token = REQUEST_URL.set(url)
     try:
-        return fetch(url, limits=limits, accept=accept, headers=headers, ssl_context=ctx)
+        return fetch(url, limits=limits, accept=accept, headers=headers, ssl_context=ctx, https_only=True)
     except FetchTooLarge as e:
         raise PolicySourceError(url, f"the answer is too large: {e.reason}") from None
     except FetchError as e:
@@ -141,8 +144,20 @@ class UrlSource:
             self._etag = etag
             return SourceResult(changed=False, digest=digest, detail="same document")
         table = table_from_document(document, self.url)
-        self._etag, self._digest = etag, digest
-        return SourceResult(changed=True, table=table, document=document, digest=digest, detail=f"ETag {etag}" if etag else "")
+        return SourceResult(
+            changed=True,
+            table=table,
+            document=document,
+            digest=digest,
+            detail=f"ETag {etag}" if etag else "",
+            state=(etag, digest),
+        )
+
+    def commit(self, result: SourceResult) -> None:
+        """Remember the ``ETag`` and digest once the table is in force (a
+        refused table is downloaded again at the next poll)."""
+        if result.state is not None:
+            self._etag, self._digest = result.state
 
     def load_document(self, document: Any) -> PolicyTable:
         """The table of a document this source returned before.
