@@ -141,3 +141,22 @@ def test_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("CERTPOLICY_REDIS_PASSWORD")
         denied = redis_store.RedisStore(f"redis://127.0.0.1:{srv.port}/0")
         assert denied.get("k") is None and not denied.available
+
+
+def test_the_rollback_guard_refuses_a_crl_older_than_one_seen() -> None:
+    from certpolicy.pki import CA
+    from certpolicy.revocation.crl.parse import ParsedCrl
+    from certpolicy.revocation.crl.shared import RollbackGuard
+
+    ca = CA.create("Guard CA")
+    newer = ParsedCrl(ca.issue_crl(crl_number=5), "http://x/ca.crl")
+    older = ParsedCrl(ca.issue_crl(crl_number=4), "http://x/ca.crl")
+    guard = RollbackGuard(size=2)
+    assert not guard.rolls_back("crl:a", older)
+    guard.note("crl:a", newer)
+    assert guard.rolls_back("crl:a", older) and not guard.rolls_back("crl:a", newer)
+    guard.note("crl:a", older)  # noting an older one never lowers the floor
+    assert guard.rolls_back("crl:a", older)
+    guard.note("crl:b", older)
+    guard.note("crl:c", older)  # bounded: the least recently used key is dropped
+    assert not guard.rolls_back("crl:a", older)

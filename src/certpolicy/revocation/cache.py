@@ -514,7 +514,7 @@ class RevocationCache:
         if lease is None:
             deadline = time.monotonic() + self.shared_wait
             while time.monotonic() < deadline and store.locked(key):
-                time.sleep(0.05)
+                time.sleep(0.02)
                 found = self._from_shared(key, verify)
                 if found is not None and _safe_accept(ok, found):
                     self.stats["shared_waits"] += 1

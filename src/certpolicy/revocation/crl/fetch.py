@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import datetime as _dt
+import functools
 import logging
 import threading
 import time
@@ -26,7 +27,14 @@ from cryptography import x509
 from ...checks.base import CheckContext, RevocationStatus
 from ...fetch import FetchError, FetchResponse, FetchTooLarge, fetch
 from ...policy import FetchLimits, Outcome, RevocationSettings
-from ..cache import CacheEntry, CacheTimeout, Loaded, RevocationCache, default_cache_dir
+from ..cache import (
+    CacheEntry,
+    CacheTimeout,
+    Loaded,
+    RevocationCache,
+    default_cache_dir,
+    shared_store,
+)
 from ..refresh import BackgroundRefresher, call_with_retry
 from .evaluate import (
     SignerCheck,
@@ -40,6 +48,7 @@ from .evaluate import (
 )
 from .parse import CrlProblem, ParsedCrl, _der_name, _http_urls, load_crl, load_crl_files, load_crls
 from .scope import ALL_REASONS, DistributionPoints, distribution_points
+from .shared import RollbackGuard, shared_verifier
 from .signer import vouch_for_signer
 
 log = logging.getLogger("certpolicy.revocation.crl")
@@ -149,6 +158,9 @@ class CrlSource:
         self._parsed_size = 0
         self._attempts: collections.OrderedDict[str, _Attempt] = collections.OrderedDict()
         self._planned: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._guard = RollbackGuard()
+        #: the check a CRL read from the shared store must pass (:mod:`.shared`)
+        self._verifier = functools.partial(shared_verifier, self.parse_entry, self._guard)
         self._static_files: collections.OrderedDict[
             tuple[str, ...], tuple[float, tuple[Any, ...], list[ParsedCrl], list[str]]
         ] = collections.OrderedDict()
@@ -259,14 +271,16 @@ class CrlSource:
         if self._cache is not None:
             return self._cache
         directory = settings.cache_dir or str(default_cache_dir())
+        name = directory if settings.cache_url is None else f"{directory}|{settings.cache_url}"
         with self._lock:
-            cache = self._caches.get(directory)
+            cache = self._caches.get(name)
             if cache is None:
-                cache = self._caches[directory] = RevocationCache(directory)
+                shared = shared_store(settings.cache_url)  # None unless a policy names one
+                cache = self._caches[name] = RevocationCache(directory, shared=shared)
                 while len(self._caches) > 8:
                     self._caches.popitem(last=False)
             else:
-                self._caches.move_to_end(directory)
+                self._caches.move_to_end(name)
             return cache
 
     def parse_entry(self, entry: CacheEntry) -> ParsedCrl | None:
@@ -403,17 +417,22 @@ class CrlSource:
             p = self.parse_entry(e)
             return p is not None and p.this_update <= at + skew and at <= usable_until(p, settings)
 
-        entry = cache.get(key)
+        verify = self._verifier(key, cert, issuer, at, settings, dps, candidates, above)
+        entry = cache.get(key, verify=verify)
         parsed = self.parse_entry(entry) if entry is not None else None
         if entry is not None and parsed is None:
             cache.discard(key)
             entry = None
+        if parsed is not None:
+            self._guard.note(key, parsed)
         loader = self._loader(url, cert, issuer, at, settings, dps, candidates, above, deadline=ctx.deadline)
 
         if entry is not None and parsed is not None and good_enough(entry):
             if at >= _refresh_due(parsed, settings):
                 bg_loader = self._loader(url, cert, issuer, at, settings, dps, candidates, above)
-                self._background_load(key, at, cache, bg_loader, lambda e: not _due(self.parse_entry(e), at, settings))
+                self._background_load(
+                    key, at, cache, bg_loader, lambda e: not _due(self.parse_entry(e), at, settings), verify=verify
+                )
             else:
                 self._plan_timed_refresh(key, parsed, cache, settings, url, cert, issuer, dps, candidates, above)
             return parsed, None
@@ -424,7 +443,7 @@ class CrlSource:
                 note = f"the last download failed: {recent.detail}"
             else:
                 bg_loader = self._loader(url, cert, issuer, at, settings, dps, candidates, above)
-                started = self._background_load(key, at, cache, bg_loader, good_enough)
+                started = self._background_load(key, at, cache, bg_loader, good_enough, verify=verify)
                 note = "a download was started in the background" if started else "the background queue is full"
             if parsed is not None:
                 return parsed, (Outcome.STALE, f"cached CRL is out of date and no network I/O is allowed here; {note}")
@@ -443,7 +462,7 @@ class CrlSource:
                 f"{recent.detail} ({ago:.0f} s ago; not retried for {self.failure_ttl:g} s)",
             )
         try:
-            entry = cache.get_or_load(key, loader, accept=good_enough, timeout=_wait_budget(ctx))
+            entry = cache.get_or_load(key, loader, accept=good_enough, timeout=_wait_budget(ctx), verify=verify)
         except (FetchError, CrlProblem, CacheTimeout) as e:
             outcome, detail = _error_outcome(e)
             self._note_attempt(key, at, outcome, detail)
@@ -564,7 +583,8 @@ class CrlSource:
 
         for url in urls[:2]:
             key = "crl:" + url
-            entry = cache.get(key)
+            verify = self._verifier(key, cert, issuer, at, settings, dps, candidates, above, expect_delta=True)
+            entry = cache.get(key, verify=verify)
             parsed = self.parse_entry(entry) if entry is not None else None
             if entry is not None and parsed is not None and fresh_delta(entry):
                 out.append(parsed)
@@ -573,10 +593,10 @@ class CrlSource:
                 url, cert, issuer, at, settings, dps, candidates, above, deadline=ctx.deadline, expect_delta=True
             )
             if not ctx.allow_network:
-                self._background_load(key, at, cache, loader, fresh_delta)
+                self._background_load(key, at, cache, loader, fresh_delta, verify=verify)
             elif self._recent_attempt(key, at) is None:
                 try:
-                    got = cache.get_or_load(key, loader, accept=fresh_delta, timeout=_wait_budget(ctx))
+                    got = cache.get_or_load(key, loader, accept=fresh_delta, timeout=_wait_budget(ctx), verify=verify)
                     parsed = self.parse_entry(got) or parsed
                 except (FetchError, CrlProblem, CacheTimeout) as e:
                     outcome, detail = _error_outcome(e)
@@ -597,6 +617,7 @@ class CrlSource:
         accept: Callable[[CacheEntry], bool],
         *,
         delay: float = 0.0,
+        verify: Callable[[CacheEntry], bool] | None = None,
     ) -> bool:
         """Schedule a single-flight load of ``key`` in the background."""
         if delay <= 0 and self._recent_attempt(key, at) is not None:
@@ -611,7 +632,7 @@ class CrlSource:
             if delay <= 0 and self._recent_attempt(key, run_at) is not None:
                 return
             try:
-                cache.get_or_load(key, loader, accept=accept)
+                cache.get_or_load(key, loader, accept=accept, verify=verify)
             except (FetchError, CrlProblem, CacheTimeout) as e:
                 outcome, detail = _error_outcome(e)
                 self._note_attempt(key, run_at, outcome, detail)
@@ -653,8 +674,9 @@ class CrlSource:
             return
         clock = self._clock
         loader = self._loader(url, cert, issuer, now, settings, dps, candidates, above)
+        verify = self._verifier(key, cert, issuer, now, settings, dps, candidates, above)
         self._background_load(
-            key, now, cache, loader, lambda e: not _due(self.parse_entry(e), clock(), settings), delay=delay
+            key, now, cache, loader, lambda e: not _due(self.parse_entry(e), clock(), settings), delay=delay, verify=verify
         )
 
     # -- bookkeeping ---------------------------------------------------------
