@@ -269,7 +269,8 @@ def evaluate_crl_reasons(
     except CrlProblem as e:
         return _status(e.outcome, f"CRL from {where}: {e.detail}", crl, url), none
     if crl.problems:
-        return _status(Outcome.MALFORMED, f"CRL from {where} cannot be used: {'; '.join(crl.problems)}", crl, url), none
+        # RFC 5280 §5.2 / §6.3.3: a CRL that must not be used leaves the status undetermined
+        return _status(Outcome.UNKNOWN, f"CRL from {where} cannot be used: {'; '.join(crl.problems)}", crl, url), none
     if crl.is_delta:
         return _status(
             Outcome.NO_REVOCATION_INFO,
@@ -291,7 +292,7 @@ def evaluate_crl_reasons(
                 continue
             if delta.problems:
                 return _status(
-                    Outcome.MALFORMED,
+                    Outcome.UNKNOWN,
                     f"CRL from {where}: its delta CRL from {delta.source} (number {delta.number}) cannot be used: "
                     + "; ".join(delta.problems),
                     crl,

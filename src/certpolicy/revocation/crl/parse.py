@@ -292,7 +292,7 @@ class ParsedCrl:
         except ValueError as e:
             raise CrlProblem(Outcome.MALFORMED, f"CRL entry extension does not parse: {e}") from None
         if problems:
-            raise CrlProblem(Outcome.MALFORMED, f"the CRL cannot be used: {problems[0]}")
+            raise CrlProblem(Outcome.UNKNOWN, f"the CRL cannot be used: {problems[0]}")
         return RevokedInfo(serial, entry.revocation_date_utc, reason, invalidity)
 
     def signature_valid(self, issuer: x509.Certificate) -> bool:

@@ -3,8 +3,8 @@
 A CRL that breaks one of these MUSTs is *not used* (RFC 5280 §5.2, §5.3: a
 CRL with a critical extension or entry extension that cannot be processed
 MUST NOT be used to determine the status of any certificate); the CRL check
-answers ``malformed`` for it, a non-definite outcome that the default
-(hard-fail) outcome map rejects. Each rule gives one sentence naming the
+answers ``unknown`` for it (the status is undetermined, RFC 5280 §6.3.3), a
+non-definite outcome that the default (hard-fail) outcome map rejects. Each rule gives one sentence naming the
 section:
 
 * §5.1.1.2 / §5.1.2.2: the ``signature`` field of tbsCertList equals the
