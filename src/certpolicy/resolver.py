@@ -23,8 +23,10 @@ CIDR cover, ranked by the range's own size).
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import ipaddress
+import threading
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -35,6 +37,9 @@ from .names import IPAddress, normalize_dns_name, parse_ip
 from .policy import Policy, PolicyKind
 from .table import PolicyTable, gc_paused
 from .targets import HostTarget, IPRangeTarget, Target, UrlTarget
+
+#: Resolutions memoised per resolver.
+RESOLUTION_MEMO_SIZE = 4096
 
 __all__ = ["Candidate", "PolicyResolver", "Resolution"]
 
@@ -313,6 +318,8 @@ class PolicyResolver:
     def __init__(self, table: PolicyTable, *, clock: Any = None) -> None:
         self.table = table
         self._clock = clock
+        self._memo: collections.OrderedDict[tuple[Any, ...], Resolution] = collections.OrderedDict()
+        self._memo_lock = threading.Lock()
         with gc_paused():
             self._overrides = _Index(table.overrides)
             self._instance = _Index([table.instance])
@@ -361,7 +368,36 @@ class PolicyResolver:
             certpolicy.names.InvalidName (a ``ValueError``): ``host`` is not a
                 valid name or address; ``ValueError``: neither host nor url, or
                 a host that contradicts the URL.
+
+        Resolutions are memoised per resolver (its table is immutable) by
+        their inputs and the date (:data:`RESOLUTION_MEMO_SIZE` entries, least
+        recently used dropped): the handshake path resolves a host seen before
+        with one dictionary lookup.
         """
+        day = today or self._today()
+        memo_key = (host, peer_ip if peer_ip is None or isinstance(peer_ip, str) else str(peer_ip), port, url, scheme, path, day)
+        memo = self._memo
+        hit = memo.get(memo_key)
+        if hit is not None:
+            return hit
+        res = self._resolve_uncached(host, peer_ip=peer_ip, port=port, url=url, scheme=scheme, path=path, today=day)
+        with self._memo_lock:
+            memo[memo_key] = res
+            if len(memo) > RESOLUTION_MEMO_SIZE:
+                memo.popitem(last=False)
+        return res
+
+    def _resolve_uncached(
+        self,
+        host: str | bytes | None,
+        *,
+        peer_ip: str | IPAddress | None,
+        port: int | None,
+        url: str | None,
+        scheme: str | None,
+        path: str | None,
+        today: _dt.date,
+    ) -> Resolution:
         if url is not None:
             try:
                 u = urllib.parse.urlsplit(url)
@@ -383,7 +419,7 @@ class PolicyResolver:
         peer: IPAddress | None = parse_ip(peer_ip) if peer_ip is not None else None
         if peer_ip is not None and peer is None:
             raise ValueError(f"invalid peer address {peer_ip!r}")
-        return self._resolve(name, host_ip, peer, port, scheme, path, today or self._today())
+        return self._resolve(name, host_ip, peer, port, scheme, path, today)
 
     # -- internals -------------------------------------------------------------
 

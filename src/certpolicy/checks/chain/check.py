@@ -31,6 +31,7 @@ from ...policy_values import ANY_POLICY, boolean, policy_oids
 from ...trust import TrustAnchors, anchors_fingerprint, trust_anchors
 from ..base import CheckContext, CheckResult
 from .explain import PathData, chain_error, explain_failure, role_of
+from .memo import path_memo
 from .parse import parse_chain
 from .pkix import (
     DEFAULT_POLICY_INPUTS,
@@ -431,12 +432,19 @@ class ChainCheck:
                 leaf,
                 "no-trust-anchors",
             )
+        memo = path_memo(anchors)
+        memo_key = (tuple(certs), host, depth, self.eku, profile, inputs)
+        known = memo.get(memo_key, at)
+        if known is not None:
+            return known  # validated before under the same inputs, still within every validity
         verifier = self._verifier(leaf, anchors, depth, at, host)
         candidates = certs[1:]
+        first_try = True
         try:
             path, san_checked = verifier(leaf, candidates)
             by_cryptography = True
         except VerificationError as first:
+            first_try = False
             path, by_cryptography = self._recover(
                 first, verifier, certs, anchors, spec, depth, at, allow_network, deadline, inputs, profile
             )
@@ -447,6 +455,8 @@ class ChainCheck:
         if by_cryptography and needs_policy_processing(path, inputs):
             # cryptography processes no certificate policies (RFC 5280 §6.1.3(d)-(f))
             pyhanko_policies(path, at, inputs, profile)
+        if first_try:
+            memo.put(memo_key, path)
         return path
 
     def _recover(
