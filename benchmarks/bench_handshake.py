@@ -9,6 +9,10 @@ process (chain: leaf <- intermediate <- private root, EC P-256, TLS 1.3):
 
 * ``certpolicy cold``: chain and hostname enforced, revocation off, verdict cache off;
 * ``certpolicy warm``: the same with the verdict cache (same chain, host, policy);
+* ``first sight`` / ``ssl first sight``: every handshake to a name never used
+  before, the server presenting a new leaf for it (chosen by SNI) under the
+  same intermediate: what a program that talks to many endpoints of one CA
+  pays (certpolicy cold, verdict cache off; OpenSSL verified, the peer);
 * ``ssl verified``: ``ssl.create_default_context(cafile=root)`` (OpenSSL verifies);
 * ``ssl unverified``: verification off (the floor);
 * ``truststore``: ``truststore.SSLContext`` trusting the same root.
@@ -44,7 +48,7 @@ from certpolicy.testing.ocsp_responder import OcspResponder
 HOST = "bench.test"
 
 
-def start_server(tmp: Path, http: LoopbackHTTPServer) -> tuple[subprocess.Popen[bytes], int, Path]:
+def start_server(tmp: Path, http: LoopbackHTTPServer, fresh: int = 0) -> tuple[subprocess.Popen[bytes], int, Path]:
     root = CA.create("bench root")
     inter = root.create_intermediate("bench issuing CA")
     leaf = inter.issue_server(HOST, "127.0.0.1", crl_url=http.url("/ca.crl"), ocsp_url=http.url("/ocsp"))
@@ -54,8 +58,12 @@ def start_server(tmp: Path, http: LoopbackHTTPServer) -> tuple[subprocess.Popen[
     OcspResponder(inter, server=http, path="/ocsp")
     paths = leaf.write(tmp, "leaf")
     (tmp / "root.pem").write_bytes(root.cert_pem)
+    sni = tmp / "sni"
+    sni.mkdir()
+    for i in range(fresh):  # one leaf per first-sight name, same intermediate
+        inter.issue_server(f"h{i}.{HOST}").write(sni, f"h{i}.{HOST}")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "certpolicy.testing.tls_server", str(paths.chain), str(paths.key)],
+        [sys.executable, __file__, "--serve", str(paths.chain), str(paths.key), str(sni)],
         stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -63,17 +71,60 @@ def start_server(tmp: Path, http: LoopbackHTTPServer) -> tuple[subprocess.Popen[
     return proc, port, tmp / "root.pem"
 
 
-def one(ctx: ssl.SSLContext, port: int) -> None:
+def serve(chain: str, key: str, sni_dir: str) -> None:
+    """The benchmark's server process: the main leaf, and per SNI name the
+    leaf written under ``sni_dir`` (``<name>.chain.pem`` / ``<name>.key``)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from certpolicy.testing.tls_server import LoopbackTLSServer
+
+    srv = LoopbackTLSServer(
+        chain=x509.load_pem_x509_certificates(Path(chain).read_bytes()),
+        key=load_pem_private_key(Path(key).read_bytes(), None),
+    )
+    contexts: dict[str, ssl.SSLContext] = {}
+    folder = Path(sni_dir)
+    for chain_file in folder.glob("*.chain.pem"):  # loaded up front: the server's cost stays out of the figures
+        name = chain_file.name[: -len(".chain.pem")]
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        c.load_cert_chain(chain_file, folder / f"{name}.key")
+        contexts[name] = c
+
+    def pick(obj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        if not name or name == HOST:
+            return
+        c = contexts.get(name)
+        if c is None:
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            c.load_cert_chain(folder / f"{name}.chain.pem", folder / f"{name}.key")
+            contexts[name] = c
+        obj.context = c
+
+    srv.context.sni_callback = pick  # type: ignore[assignment]
+    srv.start()
+    print(srv.port, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def one(ctx: ssl.SSLContext, port: int, host: str = HOST) -> None:
     sock = socket.create_connection(("127.0.0.1", port))
-    tls = ctx.wrap_socket(sock, server_hostname=HOST)
+    tls = ctx.wrap_socket(sock, server_hostname=host)
     tls.close()
 
 
-def timed(ctx: ssl.SSLContext, port: int, n: int) -> list[float]:
+def timed(ctx: ssl.SSLContext, port: int, n: int, names: list[str] | None = None) -> list[float]:
+    """``n`` handshakes; with ``names``, each to the next name of the list
+    (consumed: a first-sight name is used once)."""
     out = []
     for _ in range(n):
+        host = names.pop() if names else HOST
         t = time.perf_counter()
-        one(ctx, port)
+        one(ctx, port, host)
         out.append(time.perf_counter() - t)
     return out
 
@@ -116,10 +167,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--growth", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=30, help="interleaved rounds per variant (many short rounds spread machine drift evenly)")
+    ap.add_argument("--serve", nargs=3, metavar=("CHAIN", "KEY", "SNI_DIR"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve:
+        serve(*args.serve)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="certpolicy-bench-"))
     http = LoopbackHTTPServer().start()
-    proc, port, root = start_server(tmp, http)
+    per_round = max(args.n // args.rounds, 1)
+    fresh_each = per_round * args.rounds + 10
+    proc, port, root = start_server(tmp, http, fresh=2 * fresh_each)
+    all_names = [f"h{i}.{HOST}" for i in range(2 * fresh_each)]
+    fresh_names = {"first sight": all_names[:fresh_each], "ssl first sight": all_names[fresh_each:]}
     try:
         base = {"trust": {"system": False, "extra": [str(root)]}, "ocsp": "off", "crl": "off",
                 "revocation": {"cache_dir": str(tmp / "cache")}}
@@ -141,6 +200,8 @@ def main() -> None:
             return c
 
         variants["ssl unverified"] = unverified
+        variants["first sight"] = variants["certpolicy cold"]
+        variants["ssl first sight"] = variants["ssl verified"]
         try:
             import truststore
 
@@ -153,13 +214,12 @@ def main() -> None:
         except ImportError:
             pass
         ctxs = {name: make() for name, make in variants.items()}
-        for c in ctxs.values():  # warm-up (and fill the verdict cache)
-            timed(c, port, 30)
+        for name, c in ctxs.items():  # warm-up (and fill the verdict cache)
+            timed(c, port, 30) if name not in fresh_names else timed(c, port, 5, fresh_names[name])
         samples: dict[str, list[float]] = {name: [] for name in ctxs}
-        per_round = max(args.n // args.rounds, 1)
         for _ in range(args.rounds):  # interleave to spread machine noise
             for name, c in ctxs.items():
-                samples[name] += timed(c, port, per_round)
+                samples[name] += timed(c, port, per_round, fresh_names.get(name))
         ref = statistics.median(samples["ssl verified"])
         cold = statistics.median(samples["certpolicy cold"])
         print(f"python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {os.cpu_count()} cores")
@@ -167,6 +227,8 @@ def main() -> None:
         for name, s in samples.items():
             m = statistics.median(s)
             print(f"{name:<20} {m * 1000:>10.3f} {m / ref:>15.2f}x {m / cold:>18.2f}x")
+        first = statistics.median(samples["first sight"]) / statistics.median(samples["ssl first sight"])
+        print(f"first sight (a new leaf under a known intermediate) vs ssl on the same names: {first:.2f}x")
         print(f"(CRL fetched {http.hits('/ca.crl')} time(s), OCSP requests {http.hits('/ocsp') + http.hits('/ocsp/*')})")
         print()
         plain = ctxs["ssl verified"]
