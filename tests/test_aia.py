@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,9 +30,9 @@ def d(year: int) -> dt.datetime:
 
 
 @pytest.fixture
-def server() -> Iterator[LoopbackHTTPServer]:
-    with LoopbackHTTPServer() as srv:
-        yield srv
+def server(http_server: LoopbackHTTPServer) -> LoopbackHTTPServer:
+    """The plugin's ``http_server`` fixture under this module's name."""
+    return http_server
 
 
 @pytest.fixture

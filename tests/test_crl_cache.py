@@ -10,7 +10,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +25,9 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 @pytest.fixture
-def srv() -> Iterator[LoopbackHTTPServer]:
-    with LoopbackHTTPServer() as server:
-        yield server
+def srv(http_server: LoopbackHTTPServer) -> LoopbackHTTPServer:
+    """The plugin's ``http_server`` fixture under this module's name."""
+    return http_server
 
 
 def _python(script: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

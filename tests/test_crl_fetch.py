@@ -15,7 +15,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,9 +50,9 @@ KC = x509.ReasonFlags.key_compromise
 
 
 @pytest.fixture
-def srv() -> Iterator[LoopbackHTTPServer]:
-    with LoopbackHTTPServer() as server:
-        yield server
+def srv(http_server: LoopbackHTTPServer) -> LoopbackHTTPServer:
+    """The plugin's ``http_server`` fixture under this module's name."""
+    return http_server
 
 
 def _refused_port() -> int:

@@ -16,7 +16,6 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +44,9 @@ KC = x509.ReasonFlags.key_compromise
 
 
 @pytest.fixture
-def srv() -> Iterator[LoopbackHTTPServer]:
-    with LoopbackHTTPServer() as server:
-        yield server
+def srv(http_server: LoopbackHTTPServer) -> LoopbackHTTPServer:
+    """The plugin's ``http_server`` fixture under this module's name."""
+    return http_server
 
 
 class RecordingFetcher:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -30,9 +29,9 @@ from certpolicy.testing.ocsp_responder import OcspResponder
 
 
 @pytest.fixture
-def srv() -> Iterator[LoopbackHTTPServer]:
-    with LoopbackHTTPServer() as s:
-        yield s
+def srv(http_server: LoopbackHTTPServer) -> LoopbackHTTPServer:
+    """The plugin's ``http_server`` fixture under this module's name."""
+    return http_server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -34,9 +33,9 @@ class Clock:
 
 
 @pytest.fixture
-def srv() -> Iterator[LoopbackHTTPServer]:
-    with LoopbackHTTPServer() as s:
-        yield s
+def srv(http_server: LoopbackHTTPServer) -> LoopbackHTTPServer:
+    """The plugin's ``http_server`` fixture under this module's name."""
+    return http_server
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@ responders and caIssuers URLs, with fault knobs.
 
 It binds to 127.0.0.1 (or ::1) on a free port only, runs in a daemon thread,
 counts requests per path, and can be told per route to answer with a status
-code, garbage, an oversized body, or to stall.
+code, garbage, an oversized body, or to stall. It speaks the fault vocabulary
+of :mod:`certpolicy.testing.faults` (``srv.fault("http_500", path="/ca.crl")``)
+and records what it was asked (``srv.count``, ``srv.paths``, ``srv.timestamps``).
 
 Example::
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from .faults import CONTENT_FAULTS, FAULTS, Fault, FaultInjectable, garbage_bytes, wait_while
 
 __all__ = ["LoopbackHTTPServer", "Request", "Route"]
 
@@ -58,6 +63,9 @@ class Route:
         fail_status: the status used while ``fail_first`` lasts.
         headers: extra response headers.
         omit_length: do not send ``Content-Length`` (forces counting on the client).
+        faults: another fault source for this route (the OCSP responder or
+            CRL server that owns it): its faults apply to the route's requests,
+            and it records them too.
     """
 
     body: bytes = b""
@@ -70,6 +78,7 @@ class Route:
     fail_status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
     omit_length: bool = False
+    faults: FaultInjectable | None = None
 
 
 class _Server(ThreadingHTTPServer):
@@ -105,27 +114,83 @@ class _Handler(BaseHTTPRequestHandler):
                     (r for p, r in owner._routes.items() if p.endswith("*") and path.startswith(p[:-1])),
                     None,
                 )
-        if route is None:
-            self._send(404, "text/plain", b"not found", Route())
-            return
-        if route.stall:
-            end = time.monotonic() + route.stall
-            while time.monotonic() < end and not owner._stopping.is_set():
-                time.sleep(0.02)
-        if count <= route.fail_first:
-            self._send(route.fail_status, "text/html", b"<html><body>Service Unavailable</body></html>", route)
-            return
-        if route.handler is not None:
-            status, ctype, payload = route.handler(req)
-        else:
-            status, ctype, payload = route.status, route.content_type, route.body
-        self._send(status, ctype, payload, route)
+        sources: list[FaultInjectable] = [owner]
+        owner._record(self.command, path, self.client_address)
+        if route is not None and route.faults is not None:
+            sources.append(route.faults)
+            route.faults._record(self.command, path, self.client_address)
 
-    def _send(self, status: int, ctype: str, payload: bytes, route: Route) -> None:
+        def active(*names: str) -> Fault | None:
+            for src in reversed(sources):
+                f = src.active_fault(*names, path=path)
+                if f is not None:
+                    return f
+            return None
+
+        if active("reset") is not None:
+            self._reset()
+            return
+        stall = active("stall")
+        if stall is not None:
+            wait_while(lambda: active("stall") is not None, float(stall.get("seconds", 60.0)), owner._stopping)
+            self.close_connection = True
+            return
+        slow = active("slow")
+        if slow is not None:
+            wait_while(lambda: True, float(slow.get("seconds", 1.0)), owner._stopping)
+        if route is None:
+            route = Route()
+            status, ctype, payload = 404, "text/plain", b"not found"
+        else:
+            if route.stall:
+                end = time.monotonic() + route.stall
+                while time.monotonic() < end and not owner._stopping.is_set():
+                    time.sleep(0.02)
+            if count <= route.fail_first:
+                self._send(route.fail_status, "text/html", b"<html><body>Service Unavailable</body></html>", route)
+                return
+            if route.handler is not None:
+                status, ctype, payload = route.handler(req)
+            else:
+                status, ctype, payload = route.status, route.content_type, route.body
+        omit_length = route.omit_length
+        err = active("http_500")
+        if err is not None:
+            status, ctype, payload = int(err.get("status", 500)), "text/html", b"<html><body>Internal Server Error</body></html>"
+        garbage = active("garbage")
+        if garbage is not None:
+            payload = garbage_bytes(int(garbage.get("size", 256)))
+        big = active("oversized")
+        if big is not None:
+            size = int(big.get("size", 21_000_000))
+            payload = (payload + b"\x00" * size)[:size]
+            omit_length = omit_length or big.get("length", True) is False
+        drip = active("drip")
+        self._send(
+            status, ctype, payload, route,
+            drip=float(drip.get("interval", 0.05)) if drip is not None else None,
+            omit_length=omit_length,
+        )
+
+    def _reset(self) -> None:
+        """Close with an RST (SO_LINGER 0): the client sees "connection reset"."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _send(
+        self, status: int, ctype: str, payload: bytes, route: Route, *,
+        drip: float | None = None, omit_length: bool | None = None,
+    ) -> None:
+        drip = drip if drip is not None else route.drip
+        omit_length = route.omit_length if omit_length is None else omit_length
         try:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
-            if not route.omit_length:
+            if not omit_length:
                 self.send_header("Content-Length", str(len(payload)))
             else:
                 self.send_header("Connection", "close")
@@ -133,13 +198,13 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in route.headers.items():
                 self.send_header(k, v)
             self.end_headers()
-            if route.drip:
+            if drip:
                 for i in range(len(payload)):
                     if self.server.owner._stopping.is_set():
                         return
                     self.wfile.write(payload[i : i + 1])
                     self.wfile.flush()
-                    time.sleep(route.drip)
+                    time.sleep(drip)
             else:
                 view = memoryview(payload)
                 for off in range(0, len(payload), 1 << 16):
@@ -151,32 +216,52 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = _serve
 
 
-class LoopbackHTTPServer:
-    """A threaded HTTP server on loopback with per-route fault knobs.
+class LoopbackHTTPServer(FaultInjectable):
+    """A threaded HTTP server on loopback with per-route fault knobs and the
+    fault vocabulary of :mod:`certpolicy.testing.faults` (the transport
+    faults: ``slow``, ``stall``, ``drip``, ``http_500``, ``oversized``,
+    ``garbage``, ``refuse``, ``reset``; each takes ``path=`` to hit one route).
 
     Args:
         host: ``"127.0.0.1"`` (default) or ``"::1"``; any other address is refused.
 
+    Raises:
+        ValueError: a host that is not loopback.
+
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
+
+    supported_faults = frozenset(FAULTS) - CONTENT_FAULTS
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("LoopbackHTTPServer binds to loopback only")
         self.host = "127.0.0.1" if host == "localhost" else host
+        self._init_faults()
         self._routes: dict[str, Route] = {}
         self._hits: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.requests: list[Request] = []
-        cls = _IPv6Server if ":" in self.host else _Server
-        self._server = cls((self.host, 0), _Handler)
-        self._server.owner = self
+        self._sources: list[FaultInjectable] = []
+        self._server = self._bind(0)
+        self._port = int(self._server.server_address[1])
         self._thread: threading.Thread | None = None
+        self._running = False
+        self._refusing = False
+        self._listening = False
+        self._closed = False
+
+    def _bind(self, port: int) -> _Server:
+        cls = _IPv6Server if ":" in self.host else _Server
+        server = cls((self.host, port), _Handler)
+        server.owner = self
+        return server
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        """The TCP port (fixed for the server's life, ``refuse`` included)."""
+        return self._port
 
     def url(self, path: str = "/") -> str:
         """Absolute ``http://`` URL of ``path`` on this server."""
@@ -189,6 +274,8 @@ class LoopbackHTTPServer:
         r = Route(body=body, content_type=content_type, **knobs)
         with self._lock:
             self._routes[path] = r
+            if r.faults is not None and r.faults not in self._sources:
+                self._sources.append(r.faults)
         return r
 
     def hits(self, path: str) -> int:
@@ -197,21 +284,59 @@ class LoopbackHTTPServer:
             return self._hits[path]
 
     def reset_hits(self) -> None:
+        """Forget the requests received (:meth:`hits`, :attr:`requests` and the record)."""
         with self._lock:
             self._hits.clear()
             self.requests.clear()
+        self.reset_record()
 
     def start(self) -> LoopbackHTTPServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        """Start serving in a daemon thread; returns ``self``."""
+        with self._lock:
+            self._running = True
+            self._stopping.clear()
+            self._apply_listening()
         return self
 
+    def _serve_thread(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            name=f"certpolicy-http-{self._port}",
+        )
+        self._thread.start()
+
+    def _faults_changed(self) -> None:
+        want = any(src.active_fault("refuse") is not None for src in [self, *self._sources])
+        with self._lock:
+            self._refusing = want
+            self._apply_listening()
+
+    def _apply_listening(self) -> None:
+        """Listen exactly when running and not refusing (called under ``_lock``)."""
+        listen = self._running and not self._refusing
+        if listen and not self._listening:
+            if self._closed:
+                self._server = self._bind(self._port)
+                self._closed = False
+            self._serve_thread()
+            self._listening = True
+        elif not listen and self._listening:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._listening = False
+            self._closed = True
+
     def stop(self) -> None:
+        """Stop serving and close the port (stalled answers end at once)."""
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        with self._lock:
+            self._running = False
+            self._apply_listening()
+            if not self._closed:
+                self._server.server_close()
+                self._closed = True
 
     def __enter__(self) -> LoopbackHTTPServer:
         return self.start()

@@ -57,6 +57,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509 import ocsp
 
+from .fault_certs import stranger_ca, undelegated
+from .faults import FAULTS, FaultInjectable
 from .http_server import LoopbackHTTPServer, Request
 
 __all__ = ["OcspResponder", "OpensslOcspResponder", "Signer", "index_line"]
@@ -93,8 +95,12 @@ def _sign_hash(key: object) -> hashes.HashAlgorithm | None:
     return hashes.SHA256()
 
 
-class OcspResponder:
+class OcspResponder(FaultInjectable):
     """An OCSP responder fixture with fault knobs (RFC 6960), on loopback.
+
+    It speaks the fault vocabulary of :mod:`certpolicy.testing.faults`
+    (``responder.fault("stale")``; every name) and records the requests on
+    its route (``responder.count``, ``.paths``, ``.timestamps``).
 
     Args:
         issuer: the CA whose certificates it answers for (``.cert`` and ``.key``:
@@ -108,6 +114,8 @@ class OcspResponder:
             certificate + key for the unauthorised-signer faults.
         clock: returns "now" (aware UTC) for thisUpdate/nextUpdate; default the
             wall clock. Tests with an injected validation time pass the same time.
+        follow_revocations: answer "revoked" for serials the issuer recorded with
+            :meth:`certpolicy.pki.CA.revoke` (and not set in :attr:`statuses`).
 
     Knobs (plain attributes, change them at any time):
         statuses: ``{serial: "good" | "revoked" | "unknown"}``; serials not
@@ -145,7 +153,11 @@ class OcspResponder:
         path: str = "/ocsp",
         signer: Signer | object | None = None,
         clock: Callable[[], _dt.datetime] | None = None,
+        follow_revocations: bool = False,
     ) -> None:
+        self._init_faults()
+        self._issuer_obj = issuer
+        self.follow_revocations = follow_revocations
         self.issuer = _as_signer(issuer)
         self._signer = _as_signer(signer) if signer is not None else None
         self.clock = clock or _now
@@ -171,8 +183,8 @@ class OcspResponder:
         self._hits = 0
         self._lock = threading.Lock()
         self._routes = [
-            self.server.route(self.path, handler=self._handle),
-            self.server.route(self.path + "/*", handler=self._handle),
+            self.server.route(self.path, handler=self._handle, faults=self),
+            self.server.route(self.path + "/*", handler=self._handle, faults=self),
         ]
         self._started = False
 
@@ -220,7 +232,8 @@ class OcspResponder:
         self.body = (byte * size)[:size]
 
     def reset_faults(self) -> None:
-        """Back to a well-behaved responder (statuses are kept)."""
+        """Back to a well-behaved responder: knobs and :meth:`fault` faults (statuses are kept)."""
+        self.clear_faults()
         self.this_update = -_dt.timedelta(minutes=1)
         self.next_update = _dt.timedelta(days=1)
         self.nonce = "echo"
@@ -232,6 +245,15 @@ class OcspResponder:
         self.responder_id_by_key = False
         self.http_status = 200
         self.stall = 0.0
+
+    supported_faults = frozenset(FAULTS)
+
+    def _check_fault(self, name: str, params: object) -> None:
+        if name == "unauthorised_delegate" and not callable(getattr(self._issuer_obj, "issue_cert", None)):
+            raise ValueError("the 'unauthorised_delegate' fault needs an issuer that is a certpolicy.pki.CA")
+
+    def _faults_changed(self) -> None:
+        self.server._faults_changed()  # "refuse" closes the port of the server
 
     @property
     def url(self) -> str:
@@ -297,9 +319,20 @@ class OcspResponder:
             status = self.statuses.get(request.serial_number, self.default_status)
             rev_time = self.revocation_time
             rev_reason = self.revocation_reason
+        recorded = getattr(self._issuer_obj, "revoked_serials", {}) if self.follow_revocations else {}
+        if request.serial_number not in self.statuses and request.serial_number in recorded:
+            status = "revoked"
+            rev_reason, rev_time = recorded[request.serial_number]
         now = self.clock()
         this_update = now + self.this_update
-        next_update = this_update + self.next_update if self.next_update is not None else None
+        next_delta = self.next_update
+        stale, future = self.active_fault("stale"), self.active_fault("future")
+        if stale is not None:
+            next_delta = next_delta or _dt.timedelta(days=1)
+            this_update = now - stale.get("by", _dt.timedelta(hours=1)) - next_delta
+        elif future is not None:
+            this_update = now + future.get("by", _dt.timedelta(hours=1))
+        next_update = this_update + next_delta if next_delta is not None else None
         cert_status = {
             "good": ocsp.OCSPCertStatus.GOOD,
             "revoked": ocsp.OCSPCertStatus.REVOKED,
@@ -316,15 +349,23 @@ class OcspResponder:
             revocation_time=(rev_time or this_update - _dt.timedelta(hours=1)) if status == "revoked" else None,
             revocation_reason=rev_reason if status == "revoked" else None,
         )
-        signer = self._signer or self.issuer
-        if self._signer is not None and self.include_signer_cert:
-            builder = builder.certificates([self._signer.cert])
+        delegate = self._signer
+        if self.active_fault("wrong_signer") is not None:
+            delegate = _as_signer(stranger_ca())
+        elif self.active_fault("unauthorised_delegate") is not None:
+            delegate = _as_signer(undelegated(self._issuer_obj))
+        signer = delegate or self.issuer
+        if delegate is not None and self.include_signer_cert:
+            builder = builder.certificates([delegate.cert])
         builder = builder.responder_id(
             ocsp.OCSPResponderEncoding.HASH if self.responder_id_by_key else ocsp.OCSPResponderEncoding.NAME,
             signer.cert,
         )
         nonce: bytes | None = None
-        if isinstance(self.nonce, bytes):
+        bad_nonce = self.active_fault("bad_nonce")
+        if bad_nonce is not None:
+            nonce = bytes(bad_nonce.get("nonce", b"certpolicy: not the nonce you sent"))
+        elif isinstance(self.nonce, bytes):
             nonce = self.nonce
         elif self.nonce == "echo":
             try:

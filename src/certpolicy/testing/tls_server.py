@@ -6,15 +6,22 @@ certificate chain and key you give it (e.g. a :class:`certpolicy.pki.IssuedCert`
 on 127.0.0.1 or ::1 and a free port, optionally requiring client
 certificates. It counts TLS connections (so tests can see pool reuse).
 
+:class:`LoopbackTLSServer` speaks the fault vocabulary of
+:mod:`certpolicy.testing.faults` (``srv.fault("stale")`` serves an expired
+copy of its certificate, ``srv.fault("reset")`` resets every connection ...)
+and records each connection (method ``"TLS"``) and HTTP request it gets.
+
 :class:`OpenSSLServer` runs ``openssl s_server -www`` on a free loopback port.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import threading
@@ -26,6 +33,9 @@ from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from .fault_certs import faulty_chain
+from .faults import FAULTS, FaultInjectable, garbage_bytes, wait_while
 
 __all__ = ["LoopbackTLSServer", "OpenSSLServer", "free_port"]
 
@@ -60,8 +70,16 @@ def _write_identity(directory: Path, chain: Sequence[x509.Certificate], key: Any
     return cert_path, key_path
 
 
-class LoopbackTLSServer:
+class LoopbackTLSServer(FaultInjectable):
     """A threaded HTTPS server on loopback.
+
+    Faults (:meth:`fault`): every name but ``bad_nonce``. ``slow`` delays
+    the handshake, ``stall`` accepts and never shakes hands, ``garbage`` sends
+    bytes that are not TLS, ``reset`` resets the connection at once,
+    ``refuse`` closes the port; ``drip``, ``http_500`` and ``oversized``
+    change the HTTP answer; ``stale``, ``future``, ``wrong_signer`` and
+    ``unauthorised_delegate`` serve a re-signed certificate (they need an
+    ``identity`` issued by a :class:`certpolicy.pki.CA`).
 
     Args:
         identity: an object with ``.chain`` (leaf first) and ``.key`` (an
@@ -74,7 +92,12 @@ class LoopbackTLSServer:
             only, to test missing intermediates); default all.
         alpn: ALPN protocols to offer.
         port: port to bind (default 0: a free one).
+
+    Raises:
+        ValueError: a host that is not loopback, or no chain and key.
     """
+
+    supported_faults = frozenset(FAULTS) - {"bad_nonce"}
 
     def __init__(
         self,
@@ -97,26 +120,19 @@ class LoopbackTLSServer:
             raise ValueError("a certificate chain and key are needed")
         self.host = host
         self.body = body
+        self._init_faults()
+        self._identity = identity
+        self._key = key
         self._tmp = tempfile.TemporaryDirectory(prefix="certpolicy-tls-")
-        chain = list(chain)[: send_chain or None]
-        cert_path, key_path = _write_identity(Path(self._tmp.name), chain, key)
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert_path, key_path)
-        if alpn:
-            self.context.set_alpn_protocols(list(alpn))
+        self._alpn = list(alpn) if alpn else None
+        self._client_ca_path: Path | None = None
         if client_ca:
-            ca_path = Path(self._tmp.name) / "client-ca.pem"
-            ca_path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in client_ca))
-            self.context.load_verify_locations(ca_path)
-            self.context.verify_mode = ssl.CERT_REQUIRED
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        self._sock.bind((host, port))
-        self._sock.listen(128)
-        self._sock.settimeout(0.2)
+            self._client_ca_path = Path(self._tmp.name) / "client-ca.pem"
+            self._client_ca_path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in client_ca))
+        chain = list(chain)[: send_chain or None]
+        self.context = self._make_context(chain, "identity")
+        self._fault_contexts: dict[tuple[str, float], ssl.SSLContext] = {}
+        self._sock = self._listen(port)
         self.port = int(self._sock.getsockname()[1])
         self.connections = 0
         self.handshake_errors: list[str] = []
@@ -124,6 +140,72 @@ class LoopbackTLSServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._running = False
+        self._listening = True
+
+    def _make_context(self, chain: Sequence[x509.Certificate], stem: str) -> ssl.SSLContext:
+        directory = Path(self._tmp.name) / stem
+        directory.mkdir(exist_ok=True)
+        cert_path, key_path = _write_identity(directory, chain, self._key)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        if self._alpn:
+            context.set_alpn_protocols(self._alpn)
+        if self._client_ca_path is not None:
+            context.load_verify_locations(self._client_ca_path)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    def _listen(self, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((self.host, port))
+        sock.listen(128)
+        sock.settimeout(0.2)
+        return sock
+
+    # -- faults ----------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """TCP connections accepted so far (handshakes that failed included)."""
+        return sum(1 for a in self.log if a.method == "TLS")
+
+    def _check_fault(self, name: str, params: Any) -> None:
+        if name in ("stale", "future", "wrong_signer", "unauthorised_delegate"):
+            self._fault_context(name, params.get("by"))
+
+    def _fault_context(self, name: str, by: Any) -> ssl.SSLContext:
+        delta = by if isinstance(by, _dt.timedelta) else _dt.timedelta(days=1)
+        key = (name, delta.total_seconds())
+        with self._lock:
+            ctx = self._fault_contexts.get(key)
+        if ctx is None:
+            ctx = self._make_context(faulty_chain(self._identity, name, delta), f"{name}-{len(self._fault_contexts)}")
+            with self._lock:
+                self._fault_contexts[key] = ctx
+        return ctx
+
+    def _faults_changed(self) -> None:
+        refuse = self.active_fault("refuse") is not None
+        with self._lock:
+            if refuse and self._listening:
+                self._sock.close()
+                self._listening = False
+                thread = self._thread
+            elif not refuse and not self._listening and not self._stop.is_set():
+                self._sock = self._listen(self.port)
+                self._listening = True
+                thread = None
+                if self._running:
+                    self._start_thread()
+            else:
+                return
+        if thread is not None:
+            thread.join(timeout=5)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -136,24 +218,56 @@ class LoopbackTLSServer:
         return f"https://{h}:{self.port}{path}"
 
     def start(self) -> LoopbackTLSServer:
-        self._thread = threading.Thread(target=self._serve, daemon=True, name=f"tls-server-{self.port}")
-        self._thread.start()
+        """Start accepting in a daemon thread; returns ``self``."""
+        with self._lock:
+            self._running = True
+            if self._listening:
+                self._start_thread()
         return self
 
-    def _serve(self) -> None:
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._serve, args=(self._sock,), daemon=True, name=f"tls-server-{self.port}")
+        self._thread.start()
+
+    def _serve(self, sock: socket.socket) -> None:
         while not self._stop.is_set():
             try:
-                conn, _ = self._sock.accept()
+                conn, peer = sock.accept()
             except TimeoutError:
                 continue
             except OSError:
                 break
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._handle, args=(conn, peer), daemon=True).start()
 
-    def _handle(self, conn: socket.socket) -> None:
+    def _handle(self, conn: socket.socket, peer: Any = "") -> None:
         conn.settimeout(5)
+        self._record("TLS", "", peer)
+        if self.active_fault("reset") is not None:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+            return
+        stall = self.active_fault("stall")
+        if stall is not None:
+            wait_while(lambda: self.active_fault("stall") is not None, float(stall.get("seconds", 60.0)), self._stop)
+            conn.close()
+            return
+        garbage = self.active_fault("garbage")
+        if garbage is not None:
+            try:
+                conn.sendall(garbage_bytes(int(garbage.get("size", 256))))
+            except OSError:
+                pass
+            conn.close()
+            return
+        slow = self.active_fault("slow")
+        if slow is not None:
+            wait_while(lambda: True, float(slow.get("seconds", 1.0)), self._stop)
+        context = self.context
+        content = self.active_fault("stale", "future", "wrong_signer", "unauthorised_delegate")
+        if content is not None:
+            context = self._fault_context(content.name, content.get("by"))
         try:
-            tls = self.context.wrap_socket(conn, server_side=True)
+            tls = context.wrap_socket(conn, server_side=True)
         except (ssl.SSLError, OSError) as e:
             with self._lock:
                 self.handshake_errors.append(str(e))
@@ -170,12 +284,7 @@ class LoopbackTLSServer:
                     if not chunk:
                         return
                     data += chunk
-                head = (
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-                    + str(len(self.body)).encode()
-                    + b"\r\nConnection: keep-alive\r\n\r\n"
-                )
-                tls.sendall(head + self.body)
+                self._answer(tls, data, peer)
         except (ssl.SSLError, OSError):
             pass
         finally:
@@ -184,10 +293,46 @@ class LoopbackTLSServer:
             except OSError:
                 pass
 
+    def _answer(self, tls: ssl.SSLSocket, request: bytes, peer: Any) -> None:
+        """Answer one HTTP request (under the HTTP faults)."""
+        line = request.split(b"\r\n", 1)[0].decode("latin-1").split()
+        method, path = (line[0], line[1]) if len(line) >= 2 else ("", "")
+        self._record(method, path, peer)
+        if self.active_fault("reset") is not None:
+            tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            tls.close()
+            return
+        status, reason, body = 200, "OK", self.body
+        err = self.active_fault("http_500")
+        if err is not None:
+            status, reason, body = int(err.get("status", 500)), "Internal Server Error", b"internal server error\n"
+        big = self.active_fault("oversized")
+        if big is not None:
+            size = int(big.get("size", 21_000_000))
+            body = (body + b"\x00" * size)[:size]
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}"
+            "\r\nConnection: keep-alive\r\n\r\n"
+        ).encode()
+        drip = self.active_fault("drip")
+        if drip is None:
+            tls.sendall(head + body)
+            return
+        tls.sendall(head)
+        interval = float(drip.get("interval", 0.05))
+        for i in range(len(body)):
+            if self._stop.is_set():
+                return
+            tls.sendall(body[i : i + 1])
+            time.sleep(interval)
+
     def stop(self) -> None:
+        """Stop accepting, close the port and remove the key files."""
         self._stop.set()
         try:
-            self._sock.close()
+            with self._lock:
+                self._sock.close()
+                self._listening = False
         finally:
             if self._thread is not None:
                 self._thread.join(timeout=5)
